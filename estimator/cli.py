@@ -1,0 +1,131 @@
+"""Command line: ``python -m estimator estimate | batch | check-schedules``."""
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import sys
+
+from .batch import DEFAULT_CHUNK_ROWS, estimate_csv, stderr_progress
+from .errors import InputFileError, RequestError, ScheduleError
+from .glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
+from .schedules import load_schedules
+from .service import estimate_one
+
+
+def _date(text):
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m estimator",
+        description="Estimate what a procedure costs the patient, and whether the insurer must approve it first.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def schedules_option(p):
+        p.add_argument("--fee-schedules", metavar="DIR",
+                       help="fee-schedule directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
+        p.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
+                       help="date of service for requests that give none (default: today)")
+
+    est = sub.add_parser("estimate", help="estimate one procedure line and print the JSON answer")
+    schedules_option(est)
+    est.add_argument("--cpt-code", required=True, help="procedure code, e.g. 64483")
+    est.add_argument("--payer-id", required=True, help="payer, e.g. medicare or self_pay")
+    est.add_argument("--region-id", help="region, e.g. ny-01 (or give --zip)")
+    est.add_argument("--zip", help="patient or clinic ZIP code, 5 digits or ZIP+4")
+    est.add_argument("--setting", help=f"one of {', '.join(SETTINGS)} (default office)")
+    est.add_argument("--network", help=f"one of {', '.join(NETWORKS)} (default in)")
+    est.add_argument("--modifiers", help="modifiers separated by spaces or commas: 50, RT, LT")
+    est.add_argument("--units", help="units, 1 to 99 (default 1)")
+    est.add_argument("--date-of-service", help="YYYY-MM-DD (default today)")
+    for field in ("deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met"):
+        est.add_argument("--" + field.replace("_", "-"), help=f"{field} (default: the payer's)")
+
+    bat = sub.add_parser("batch", help="estimate every row of a CSV file")
+    schedules_option(bat)
+    bat.add_argument("input", help="input CSV, or - for standard input")
+    bat.add_argument("-o", "--output", required=True, help="output CSV, or - for standard output")
+    bat.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time")
+    bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
+
+    chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
+    chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check-schedules":
+            return _check(args.directory)
+        schedules = load_schedules(args.fee_schedules)
+        if args.command == "estimate":
+            return _estimate(args, schedules)
+        return _batch(args, schedules)
+    except ScheduleError as exc:
+        print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
+        return 2
+
+
+def _check(directory):
+    try:
+        schedules = load_schedules(directory)
+    except ScheduleError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    first, last = schedules.coverage()
+    print(
+        f"{schedules.directory}: OK. {len(schedules.procedures)} procedures, {len(schedules.payers)} payers, "
+        f"{len(schedules.rates)} rate rows, {len(schedules.regions)} regions, {len(schedules.zip_regions)} ZIP "
+        f"prefixes, {len(schedules.prior_auth)} prior-authorization rules; rates from {first} to {last or 'open'}."
+    )
+    return 0
+
+
+def _estimate(args, schedules):
+    fields = {f: getattr(args, f) for f in REQUEST_FIELDS if getattr(args, f, None) is not None}
+    try:
+        answer = estimate_one(fields, schedules, args.today)
+    except RequestError as exc:
+        print(json.dumps({"errors": exc.messages}, indent=2), file=sys.stderr)
+        return 2
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def _batch(args, schedules):
+    progress = None if args.quiet else stderr_progress
+    with contextlib.ExitStack() as stack:
+        source = sys.stdin.buffer if args.input == "-" else stack.enter_context(_open(args.input, "rb"))
+        sink = sys.stdout.buffer if args.output == "-" else stack.enter_context(_open(args.output, "wb"))
+        if source is None or sink is None:
+            return 2
+        try:
+            summary = estimate_csv(source, sink, schedules, args.today, args.chunk_rows, progress)
+        except InputFileError as exc:
+            print(f"{args.input}: {exc}", file=sys.stderr)
+            return 2
+    if not args.quiet:
+        print(f"Done: {summary['rows']:,} rows, {summary['estimated']:,} estimated, "
+              f"{summary['failed']:,} with errors.", file=sys.stderr)
+    return 0
+
+
+@contextlib.contextmanager
+def _open(path, mode):
+    try:
+        handle = open(path, mode)  # noqa: SIM115 - closed by the context manager
+    except OSError as exc:
+        print(f"{path}: {exc.strerror}", file=sys.stderr)
+        yield None
+        return
+    with handle:
+        yield handle

@@ -1,0 +1,69 @@
+"""Canonical names shared by every module: request fields, enumerations, answer and batch columns."""
+
+SETTINGS = ("office", "asc", "hospital_outpatient")
+NETWORKS = ("in", "out")
+COMPONENTS = ("professional", "facility")
+BASES = ("amount", "baseline", "rvu")
+PAYER_KINDS = ("medicare", "medicaid", "commercial", "self_pay")
+PA_STATUSES = ("required", "not_required", "conditional")
+BILATERAL_INDICATORS = (0, 1, 2, 3, 9)
+SUPPORTED_MODIFIERS = ("50", "RT", "LT")
+LEVELS = ("low", "expected", "high")
+
+#: Da Vinci Coverage Requirements Discovery codes for each rule status.
+CRD_CODES = {"required": "auth-needed", "not_required": "no-auth", "conditional": "conditional"}
+
+#: Request fields in the order of SPEC section 3.
+REQUEST_FIELDS = (
+    "cpt_code",
+    "payer_id",
+    "region_id",
+    "zip",
+    "setting",
+    "network",
+    "modifiers",
+    "units",
+    "date_of_service",
+    "deductible",
+    "coinsurance",
+    "copay",
+    "oop_max",
+    "deductible_met",
+    "oop_met",
+)
+REQUIRED_FIELDS = ("cpt_code", "payer_id")
+BENEFIT_FIELDS = ("deductible", "coinsurance", "copay", "oop_max")
+MONEY_FIELDS = ("deductible", "copay", "oop_max", "deductible_met", "oop_met")
+
+#: Largest money figure a request may carry: beyond any real plan, small enough to keep sums finite.
+MAX_MONEY = 10_000_000
+MAX_UNITS = 99
+
+#: Columns a batch output adds after the input columns (SPEC section 6).
+BATCH_COLUMNS = (
+    "allowed_low",
+    "allowed_expected",
+    "allowed_high",
+    "patient_low",
+    "patient_expected",
+    "patient_high",
+    "payer_expected",
+    "balance_billing_expected",
+    "prior_auth",
+    "warnings",
+    "error",
+)
+
+#: Separator between messages inside one batch cell.
+MESSAGE_SEPARATOR = " | "
+
+GOOD_FAITH_NOTICE = (
+    "This is a Good Faith Estimate for a self-pay patient under the No Surprises Act. If the final bill "
+    "is $400 or more above this estimate, you may dispute it through the federal patient-provider "
+    "dispute resolution process."
+)
+
+
+def levels(prefix):
+    """Column names ``prefix_low``, ``prefix_expected``, ``prefix_high``."""
+    return [f"{prefix}_{level}" for level in LEVELS]

@@ -1,0 +1,491 @@
+"""Load and validate a fee-schedule directory (SPEC section 2); the only code that reads those files.
+
+Every problem is collected, located by file, line and column, and raised together as ``ScheduleError``.
+Dates become whole days since 1970-01-01 (``int64``), with ``OPEN_END`` for a blank ``effective_to``.
+"""
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScheduleError, ScheduleProblem
+from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, PA_STATUSES, PAYER_KINDS, SETTINGS
+
+#: Day number standing for "no end date".
+OPEN_END = np.int64(2**40)
+
+CPT_PATTERN = r"^(?:\d{5}|\d{4}[A-Z]|[A-Z]\d{4})$"
+PAYER_PATTERN = r"^[a-z0-9_-]+$"
+REGION_PATTERN = r"^[A-Za-z0-9_.-]+$"
+STATE_PATTERN = r"^[A-Z]{2}$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "fee_schedules"
+
+
+def days_from_iso(text):
+    """Parse ISO ``YYYY-MM-DD`` strings to day numbers; returns (days int64 array, valid mask).
+
+    Each distinct string is parsed once, so a column of a million dates with a few hundred distinct
+    values costs a few hundred parses.
+    """
+    codes, uniques = pd.factorize(pd.Series(text, dtype="object"), use_na_sentinel=True)
+    uniques = pd.Series(uniques, dtype="object")
+    strict = uniques.str.fullmatch(DATE_PATTERN).fillna(False).to_numpy(bool)
+    parsed = pd.to_datetime(uniques.where(strict), format="%Y-%m-%d", errors="coerce")
+    ok = strict & parsed.notna().to_numpy()
+    unique_days = np.zeros(len(uniques), dtype="int64")
+    unique_days[ok] = parsed[ok].to_numpy().astype("datetime64[D]").astype("int64")
+    valid = np.zeros(len(codes), dtype=bool)
+    days = np.zeros(len(codes), dtype="int64")
+    seen = codes >= 0
+    valid[seen] = ok[codes[seen]]
+    days[seen] = unique_days[codes[seen]]
+    return days, valid
+
+
+def iso_from_days(days):
+    """Format one day number as ``YYYY-MM-DD`` (``None`` for ``OPEN_END``)."""
+    if days >= OPEN_END:
+        return None
+    return str(np.datetime64(int(days), "D"))
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one column of a schedule file is read: its kind, whether blank is allowed, its limits."""
+
+    name: str
+    kind: str
+    required: bool = True
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+
+
+FILES = {
+    "procedures.csv": (
+        Column("cpt_code", "pattern", choices=(CPT_PATTERN, "a 5-character CPT or HCPCS code")),
+        Column("description", "text"),
+        Column("category", "text", required=False),
+        Column("baseline_low", "number", minimum=0),
+        Column("baseline_typical", "number", minimum=0),
+        Column("baseline_high", "number", minimum=0),
+        Column("bilateral_indicator", "choice", choices=tuple(str(i) for i in BILATERAL_INDICATORS)),
+        Column("work_rvu", "number", required=False, minimum=0),
+        Column("pe_rvu_nonfacility", "number", required=False, minimum=0),
+        Column("pe_rvu_facility", "number", required=False, minimum=0),
+        Column("mp_rvu", "number", required=False, minimum=0),
+    ),
+    "payers.csv": (
+        Column("payer_id", "pattern", choices=(PAYER_PATTERN, "lower-case letters, digits, '-' and '_'")),
+        Column("name", "text"),
+        Column("kind", "choice", choices=PAYER_KINDS),
+        Column("deductible", "number", required=False, minimum=0),
+        Column("coinsurance", "number", required=False, minimum=0, maximum=1),
+        Column("copay", "number", required=False, minimum=0),
+        Column("oop_max", "number", required=False, minimum=0),
+        Column("oon_factor", "number", required=False, above=0),
+        Column("balance_billing", "bool"),
+    ),
+    "payer_fee_schedule.csv": (
+        Column("payer_id", "text"),
+        Column("cpt_code", "text"),
+        Column("setting", "choice", choices=(*SETTINGS, "*")),
+        Column("component", "choice", choices=COMPONENTS),
+        Column("region_id", "text"),
+        Column("basis", "choice", choices=BASES),
+        Column("value", "number", above=0),
+        Column("effective_from", "date"),
+        Column("effective_to", "date", required=False),
+        Column("note", "text", required=False),
+    ),
+    "regions.csv": (
+        Column("region_id", "pattern", choices=(REGION_PATTERN, "letters, digits, '.', '-' and '_'")),
+        Column("name", "text"),
+        Column("state", "pattern", choices=(STATE_PATTERN, "two capital letters")),
+        Column("geo_factor", "number", above=0),
+        Column("gpci_work", "number", above=0),
+        Column("gpci_pe", "number", above=0),
+        Column("gpci_mp", "number", above=0),
+    ),
+    "zip_regions.csv": (
+        Column("zip3", "pattern", choices=(r"^\d{3}$", "three digits")),
+        Column("region_id", "text"),
+    ),
+    "prior_auth_rules.csv": (
+        Column("payer_id", "text"),
+        Column("cpt_code", "text"),
+        Column("setting", "choice", choices=(*SETTINGS, "*")),
+        Column("network", "choice", choices=("in", "out", "*")),
+        Column("state", "pattern", choices=(r"^(?:[A-Z]{2}|\*)$", "two capital letters or '*'")),
+        Column("status", "choice", choices=PA_STATUSES),
+        Column("reason", "text"),
+        Column("documentation", "text", required=False),
+        Column("source", "text"),
+        Column("effective_from", "date"),
+        Column("effective_to", "date", required=False),
+    ),
+}
+
+#: Optional file (an extension of SPEC section 2): payer benefit defaults that change by date.
+OPTIONAL_FILES = {
+    "benefit_periods.csv": (
+        Column("payer_id", "text"),
+        Column("effective_from", "date"),
+        Column("effective_to", "date", required=False),
+        Column("deductible", "number", required=False, minimum=0),
+        Column("coinsurance", "number", required=False, minimum=0, maximum=1),
+        Column("copay", "number", required=False, minimum=0),
+        Column("oop_max", "number", required=False, minimum=0),
+        Column("source", "text", required=False),
+    ),
+}
+
+
+class _Collector:
+    """Collects problems for one file, addressing rows by their line numbers in the file."""
+
+    def __init__(self, file, lines, problems):
+        self.file, self.lines, self.problems = file, np.asarray(lines), problems
+
+    def add(self, mask, column, message):
+        """Report ``message`` (a string, or one string per row) for every row where ``mask`` holds."""
+        mask = np.asarray(mask, dtype=bool)
+        for i in np.flatnonzero(mask):
+            text = message if isinstance(message, str) else message[i]
+            self.problems.append(ScheduleProblem(self.file, int(self.lines[i]), column, text))
+
+
+def _read_table(path, problems):
+    """Read a CSV file as text cells; returns (frame, line numbers) or (None, None) if unreadable."""
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(ScheduleProblem(name, None, None, f"cannot be read: {exc.strerror}"))
+        return None, None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(ScheduleProblem(name, line, None, "is not valid UTF-8 text"))
+        return None, None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows, lines = [], []
+    try:
+        header = next(reader, None)
+        if header is None:
+            problems.append(ScheduleProblem(name, 1, None, "is empty: a header row is required"))
+            return None, None
+        header = [h.strip() for h in header]
+        seen = set()
+        for h in header:
+            if h in seen:
+                problems.append(ScheduleProblem(name, 1, h, "column appears twice in the header"))
+            seen.add(h)
+        start = reader.line_num + 1
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                if len(row) != len(header):
+                    problems.append(
+                        ScheduleProblem(name, start, None, f"has {len(row)} fields; the header has {len(header)}")
+                    )
+                else:
+                    rows.append(row)
+                    lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(ScheduleProblem(name, reader.line_num, None, f"is not well-formed CSV: {exc}"))
+        return None, None
+    frame = pd.DataFrame(rows, columns=header, dtype="object")
+    if len(seen) != len(header):
+        return None, None
+    return frame.apply(lambda col: col.str.strip()) if len(frame) else frame, np.array(lines, dtype="int64")
+
+
+def _parse_columns(file, frame, lines, spec, problems):
+    """Check every column against its spec; returns a frame of typed values (only the spec's columns)."""
+    out = {}
+    report = _Collector(file, lines, problems)
+    for col in spec:
+        if col.name not in frame.columns:
+            if col.required or col.kind != "text":
+                problems.append(ScheduleProblem(file, 1, col.name, "required column is missing from the header"))
+                continue
+            out[col.name] = pd.Series([""] * len(frame), dtype="object")
+            continue
+        cells = frame[col.name].reset_index(drop=True)
+        blank = (cells == "").to_numpy()
+        if col.required:
+            report.add(blank, col.name, "a value is required")
+        if col.kind == "text":
+            out[col.name] = cells
+        elif col.kind == "pattern":
+            pattern, what = col.choices
+            bad = ~blank & ~cells.str.fullmatch(pattern).to_numpy(bool)
+            report.add(bad, col.name, ("must be " + what + ", not '" + cells + "'").tolist())
+            out[col.name] = cells
+        elif col.kind == "choice":
+            bad = ~blank & ~cells.isin(col.choices).to_numpy()
+            allowed = ", ".join(col.choices)
+            report.add(bad, col.name, ("'" + cells + "' is not one of: " + allowed).tolist())
+            out[col.name] = cells
+        elif col.kind == "bool":
+            lowered = cells.str.lower()
+            bad = ~blank & ~lowered.isin(["true", "false"]).to_numpy()
+            report.add(bad, col.name, ("must be true or false, not '" + cells + "'").tolist())
+            out[col.name] = (lowered == "true").to_numpy()
+        elif col.kind == "number":
+            values = pd.to_numeric(cells.where(~blank), errors="coerce").to_numpy("float64")
+            bad_number = ~blank & ~np.isfinite(values)
+            report.add(bad_number, col.name, ("must be a number, not '" + cells + "'").tolist())
+            ok = ~blank & ~bad_number
+            if col.minimum is not None:
+                report.add(ok & (values < col.minimum), col.name, f"must be at least {col.minimum:g}")
+            if col.maximum is not None:
+                report.add(ok & (values > col.maximum), col.name, f"must be at most {col.maximum:g}")
+            if col.above is not None:
+                report.add(ok & (values <= col.above), col.name, f"must be greater than {col.above:g}")
+            out[col.name] = np.where(ok, values, np.nan)
+        elif col.kind == "date":
+            days, valid = days_from_iso(cells.where(~blank).to_numpy(object))
+            report.add(~blank & ~valid, col.name, ("must be a date YYYY-MM-DD, not '" + cells + "'").tolist())
+            out[col.name] = np.where(blank, OPEN_END, days)
+        else:  # pragma: no cover - the spec table above names only these kinds
+            raise AssertionError(col.kind)
+    typed = pd.DataFrame(out)
+    typed["line"] = lines
+    return typed
+
+
+def _unique_key(file, typed, key, problems):
+    dup = typed.duplicated(key, keep=False).to_numpy() & (typed[key] != "").to_numpy()
+    report = _Collector(file, typed["line"], problems)
+    first_line = typed.groupby(key)["line"].transform("min").to_numpy()
+    report.add(dup & (typed["line"].to_numpy() != first_line), key,
+               [f"'{v}' is listed twice (first on line {f})" for v, f in zip(typed[key], first_line, strict=True)])
+
+
+def _reference(file, typed, column, valid, what, problems, star=False):
+    cells = typed[column]
+    ok = cells.isin(valid) | (cells == "")
+    if star:
+        ok |= cells == "*"
+    _Collector(file, typed["line"], problems).add(
+        ~ok.to_numpy(), column, ("'" + cells + f"' is not a {what}").tolist()
+    )
+
+
+def _dates_in_order(file, typed, problems):
+    bad = (typed["effective_to"] < typed["effective_from"]).to_numpy()
+    _Collector(file, typed["line"], problems).add(bad, "effective_to", "is before effective_from")
+
+
+def _overlaps(file, typed, key, problems, what):
+    """Report rows with the same ``key`` whose effective date ranges overlap."""
+    order = typed.sort_values([*key, "effective_from", "line"])
+    same = np.ones(len(order), dtype=bool)
+    for k in key:
+        values = order[k].to_numpy()
+        same[1:] &= values[1:] == values[:-1]
+    same[0] = False
+    prev_to = order.groupby(key, sort=False)["effective_to"].cummax().shift(1).to_numpy()
+    prev_line = order["line"].shift(1).to_numpy()
+    clash = same & (order["effective_from"].to_numpy() <= np.nan_to_num(prev_to, nan=-1))
+    lines = order["line"].to_numpy()
+    for i in np.flatnonzero(clash):
+        problems.append(ScheduleProblem(
+            file, int(lines[i]), "effective_from",
+            f"{what} is as specific as the row on line {int(prev_line[i])} and their dates overlap",
+        ))
+
+
+def _prior_auth_conflicts(file, rules, problems):
+    """Rules with equal exactness that can match the same case on the same day are a load error."""
+    fields = ["payer_id", "cpt_code", "setting", "network", "state"]
+    n = len(rules)
+    if n < 2:
+        return
+    values = {f: rules[f].to_numpy(object) for f in fields}
+    star = {f: values[f] == "*" for f in fields}
+    exact = sum((~star[f]).astype(int) for f in fields)
+    lo, hi = rules["effective_from"].to_numpy(), rules["effective_to"].to_numpy()
+    lines = rules["line"].to_numpy()
+    for i in range(n - 1):
+        j = np.arange(i + 1, n)
+        ok = (exact[j] == exact[i]) & (np.maximum(lo[j], lo[i]) <= np.minimum(hi[j], hi[i]))
+        for f in fields:
+            ok &= (values[f][j] == values[f][i]) | star[f][j] | star[f][i]
+        for k in j[ok]:
+            if not _resolved(i, k, values, star, exact, lo, hi, fields):
+                problems.append(ScheduleProblem(
+                    file, int(lines[k]), None,
+                    f"rule is as exact as the rule on line {int(lines[i])} and both can apply to the same case",
+                ))
+
+
+def _resolved(i, k, values, star, exact, lo, hi, fields):
+    """True if a more exact rule covers every case and day on which rules ``i`` and ``k`` both apply."""
+    meet = {f: (values[f][k] if star[f][i] else values[f][i]) for f in fields}
+    start, end = max(lo[i], lo[k]), min(hi[i], hi[k])
+    covers = (exact > exact[i]) & (lo <= start) & (hi >= end)
+    for f in fields:
+        covers &= star[f] | (values[f] == meet[f])
+    return bool(covers.any())
+
+
+@dataclass(frozen=True)
+class Schedules:
+    """A validated fee-schedule directory, ready for the engine. Frames are never mutated."""
+
+    directory: str
+    procedures: pd.DataFrame
+    payers: pd.DataFrame
+    rates: pd.DataFrame
+    regions: pd.DataFrame
+    zip_regions: pd.DataFrame
+    prior_auth: pd.DataFrame
+    benefit_periods: pd.DataFrame
+    #: Sorted day numbers at which some row starts or stops being in effect.
+    boundaries: np.ndarray
+
+    def period_of(self, days):
+        """Index of the date period of each day: within a period every row's in-effect status is fixed."""
+        return np.searchsorted(self.boundaries, days, side="right")
+
+    def period_start(self, periods):
+        """First day of each period (a very early day for period 0)."""
+        padded = np.concatenate([[np.int64(-(2**40))], self.boundaries])
+        return padded[periods]
+
+    def coverage(self):
+        """Earliest and latest day covered by any rate row, as ISO dates (``None`` = open)."""
+        return iso_from_days(self.rates["effective_from"].min()), iso_from_days(self.rates["effective_to"].max())
+
+
+def load_schedules(directory=None):
+    """Load and validate a fee-schedule directory.
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+        The directory; default ``$ESTIMATOR_FEE_SCHEDULES`` or the shipped ``fee_schedules/``.
+
+    Raises
+    ------
+    ScheduleError
+        With every problem found, each naming its file, line and column.
+    """
+    directory = Path(directory or os.environ.get("ESTIMATOR_FEE_SCHEDULES") or DEFAULT_DIRECTORY)
+    problems = []
+    if not directory.is_dir():
+        raise ScheduleError([ScheduleProblem(str(directory), None, None, "is not a directory")])
+    typed = {}
+    for name, spec in {**FILES, **OPTIONAL_FILES}.items():
+        path = directory / name
+        if not path.exists():
+            if name in FILES:
+                problems.append(ScheduleProblem(name, None, None, "is missing from the fee-schedule directory"))
+            else:
+                typed[name] = _parse_columns(name, pd.DataFrame(columns=[c.name for c in spec]), [], spec, [])
+            continue
+        frame, lines = _read_table(path, problems)
+        if frame is not None:
+            before = len(problems)
+            typed[name] = _parse_columns(name, frame, lines, spec, problems)
+            if any(p.line == 1 and p.file == name for p in problems[before:]):
+                typed.pop(name)  # header problems: the row checks below would only repeat them
+    if set(typed) != set(FILES) | set(OPTIONAL_FILES):
+        raise ScheduleError(problems)
+    _cross_checks(typed, problems)
+    if problems:
+        raise ScheduleError(problems)
+    return _build(directory, typed)
+
+
+def _cross_checks(t, problems):
+    procedures, payers, rates = t["procedures.csv"], t["payers.csv"], t["payer_fee_schedule.csv"]
+    regions, zips, rules = t["regions.csv"], t["zip_regions.csv"], t["prior_auth_rules.csv"]
+    periods = t["benefit_periods.csv"]
+
+    _unique_key("procedures.csv", procedures, "cpt_code", problems)
+    _unique_key("payers.csv", payers, "payer_id", problems)
+    _unique_key("regions.csv", regions, "region_id", problems)
+    _unique_key("zip_regions.csv", zips, "zip3", problems)
+
+    order = procedures[["baseline_low", "baseline_typical", "baseline_high"]].to_numpy()
+    report = _Collector("procedures.csv", procedures["line"], problems)
+    report.add(order[:, 0] > order[:, 1], "baseline_typical", "must be at least baseline_low")
+    report.add(order[:, 1] > order[:, 2], "baseline_high", "must be at least baseline_typical")
+
+    codes, payer_ids, region_ids = procedures["cpt_code"], payers["payer_id"], regions["region_id"]
+    _reference("payer_fee_schedule.csv", rates, "payer_id", payer_ids, "payer in payers.csv", problems)
+    _reference("payer_fee_schedule.csv", rates, "cpt_code", codes, "code in procedures.csv", problems, star=True)
+    _reference("payer_fee_schedule.csv", rates, "region_id", region_ids, "region in regions.csv", problems, star=True)
+    _reference("zip_regions.csv", zips, "region_id", region_ids, "region in regions.csv", problems)
+    _reference("prior_auth_rules.csv", rules, "payer_id", payer_ids, "payer in payers.csv", problems, star=True)
+    _reference("prior_auth_rules.csv", rules, "cpt_code", codes, "code in procedures.csv", problems, star=True)
+    _reference("benefit_periods.csv", periods, "payer_id", payer_ids, "payer in payers.csv", problems)
+
+    report = _Collector("payer_fee_schedule.csv", rates["line"], problems)
+    rvu = (rates["basis"] == "rvu").to_numpy()
+    report.add(rvu & (rates["component"] == "facility").to_numpy(), "basis",
+               "the rvu basis prices the professional component only")
+    # An exact-code rvu row needs the RVUs of its setting.
+    rvus = procedures.set_index("cpt_code")
+    has_work_mp = rvus["work_rvu"].notna() & rvus["mp_rvu"].notna()
+    needs_nf = rates["setting"].isin(["office", "*"]).to_numpy()
+    needs_f = rates["setting"].isin(["asc", "hospital_outpatient", "*"]).to_numpy()
+    known = rates["cpt_code"].isin(rvus.index).to_numpy()
+    lookup = rates["cpt_code"].where(known, rvus.index[0] if len(rvus) else "")
+    if len(rvus):
+        ok = has_work_mp.reindex(lookup).to_numpy(bool, copy=True)
+        ok &= ~needs_nf | rvus["pe_rvu_nonfacility"].notna().reindex(lookup).to_numpy(bool)
+        ok &= ~needs_f | rvus["pe_rvu_facility"].notna().reindex(lookup).to_numpy(bool)
+        report.add(rvu & known & ~ok, "cpt_code",
+                   ("code '" + rates["cpt_code"] + "' has no RVUs for this setting in procedures.csv, "
+                    "so it cannot be priced on the rvu basis").tolist())
+
+    for name, frame in (("payer_fee_schedule.csv", rates), ("prior_auth_rules.csv", rules),
+                        ("benefit_periods.csv", periods)):
+        _dates_in_order(name, frame, problems)
+    _overlaps("payer_fee_schedule.csv", rates, ["payer_id", "cpt_code", "setting", "component", "region_id"],
+              problems, "rate row")
+    _overlaps("benefit_periods.csv", periods, ["payer_id"], problems, "benefit period")
+    _prior_auth_conflicts("prior_auth_rules.csv", rules.reset_index(drop=True), problems)
+
+
+def _build(directory, t):
+    procedures = t["procedures.csv"].drop(columns="line")
+    procedures["bilateral_indicator"] = procedures["bilateral_indicator"].astype("int64")
+    payers = t["payers.csv"].drop(columns="line")
+    for col in ("deductible", "coinsurance", "copay"):
+        payers[col] = payers[col].fillna(0.0)
+    rates = t["payer_fee_schedule.csv"].drop(columns="line")
+    regions = t["regions.csv"].drop(columns="line")
+    zips = t["zip_regions.csv"].drop(columns="line")
+    rules = t["prior_auth_rules.csv"].drop(columns="line")
+    periods = t["benefit_periods.csv"].drop(columns="line")
+    edges = [frame[c].to_numpy("int64") for frame in (rates, rules, periods)
+             for c in ("effective_from", "effective_to")]
+    starts = np.concatenate([edges[0], edges[2], edges[4]])
+    stops = np.concatenate([edges[1], edges[3], edges[5]])
+    boundaries = np.unique(np.concatenate([starts, stops[stops < OPEN_END] + 1]))
+    return Schedules(
+        directory=str(directory),
+        procedures=procedures.set_index("cpt_code", drop=False),
+        payers=payers.set_index("payer_id", drop=False),
+        rates=rates,
+        regions=regions.set_index("region_id", drop=False),
+        zip_regions=zips.set_index("zip3", drop=False),
+        prior_auth=rules,
+        benefit_periods=periods,
+        boundaries=boundaries,
+    )
