@@ -202,14 +202,15 @@ def parse_requests(raw, schedules, today):
     zips = _Distinct(_cells(raw, "zip"))
     zip_ok = zips.values.str.fullmatch(r"\d{5}(?:-?\d{4})?").to_numpy(bool)
     zip3 = zips.values.str[:3]
-    zip_region = zip3.map(schedules.zip_regions["region_id"]).where(zip_ok)
+    mapped = zip3.map(schedules.zip_regions["region_id"]).to_numpy(object)
+    zip_region = pd.Series(np.where(zip_ok & pd.notna(mapped), mapped, None), dtype="object")
     given_zip = zips.rows(zips.values != "")
     msgs.add("zip", zips.rows((zips.values != "") & ~zip_ok), BAD_ZIP)
     msgs.add("zip", zips.rows(zip_ok & zip_region.isna().to_numpy()),
              zips.rows(("No region of the fee schedules covers ZIP codes starting " + zip3 + ".").to_numpy()))
     msgs.add("region_id", given_region & given_zip, REGION_AND_ZIP)
     out["region_id"] = np.where(
-        given_zip, zips.rows(zip_region.fillna("").to_numpy(object)), region.rows(region.values.to_numpy(object))
+        given_zip, zips.rows(np.where(zip_region.isna(), "", zip_region).astype(object)), region.rows(region.values.to_numpy(object))
     )
     out["zip"] = zips.rows(zips.values.to_numpy(object))
 

@@ -439,7 +439,7 @@ def _cross_checks(t, problems):
     report.add(rvu & (rates["component"] == "facility").to_numpy(), "basis",
                "the rvu basis prices the professional component only")
     # An exact-code rvu row needs the RVUs of its setting.
-    rvus = procedures.set_index("cpt_code")
+    rvus = procedures.drop_duplicates("cpt_code").set_index("cpt_code")
     has_work_mp = rvus["work_rvu"].notna() & rvus["mp_rvu"].notna()
     needs_nf = rates["setting"].isin(["office", "*"]).to_numpy()
     needs_f = rates["setting"].isin(["asc", "hospital_outpatient", "*"]).to_numpy()

@@ -1,0 +1,39 @@
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from estimator.engine import estimate
+from estimator.schedules import DEFAULT_DIRECTORY, load_schedules
+
+DATA = Path(__file__).parent / "data"
+TEST_SCHEDULES = DATA / "schedules"
+TODAY = dt.date(2025, 6, 1)
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped default fee schedules."""
+    return load_schedules(DEFAULT_DIRECTORY)
+
+
+@pytest.fixture(scope="session")
+def small():
+    """The small hand-made schedules of tests/data/schedules, with round numbers."""
+    return load_schedules(TEST_SCHEDULES)
+
+
+@pytest.fixture
+def schedule_copy(tmp_path):
+    """A writable copy of the small schedules, for load-error tests."""
+    target = tmp_path / "schedules"
+    shutil.copytree(TEST_SCHEDULES, target)
+    return target
+
+
+def run(schedules, today=TODAY, **fields):
+    """Estimate one request through the engine; returns its result row as a dict."""
+    raw = pd.DataFrame([{k: str(v) for k, v in fields.items()}], dtype=object)
+    return estimate(raw, schedules, today).frame.iloc[0].to_dict()
