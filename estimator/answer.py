@@ -135,7 +135,9 @@ def explain(row):
             else:
                 lines.append("The provider may not bill the patient above the allowed amount.")
         else:
-            lines.append(f"Out of network and not covered: allowed amount $0.00; the patient owes the billed charge {billed}.")
+            lines.append(
+                f"Out of network and not covered: allowed amount $0.00; the patient owes the billed charge {billed}."
+            )
     if row["self_pay"]:
         lines.append(
             f"Self-pay: the patient pays the whole amount, {_money(row['patient_expected'])} expected. "

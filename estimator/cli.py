@@ -28,10 +28,17 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     def schedules_option(p):
-        p.add_argument("--fee-schedules", metavar="DIR",
-                       help="fee-schedule directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
-        p.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
-                       help="date of service for requests that give none (default: today)")
+        p.add_argument(
+            "--fee-schedules",
+            metavar="DIR",
+            help="fee-schedule directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)",
+        )
+        p.add_argument(
+            "--today",
+            type=_date,
+            metavar="YYYY-MM-DD",
+            help="date of service for requests that give none (default: today)",
+        )
 
     est = sub.add_parser("estimate", help="estimate one procedure line and print the JSON answer")
     schedules_option(est)
@@ -114,8 +121,10 @@ def _batch(args, schedules):
             print(f"{args.input}: {exc}", file=sys.stderr)
             return 2
     if not args.quiet:
-        print(f"Done: {summary['rows']:,} rows, {summary['estimated']:,} estimated, "
-              f"{summary['failed']:,} with errors.", file=sys.stderr)
+        print(
+            f"Done: {summary['rows']:,} rows, {summary['estimated']:,} estimated, {summary['failed']:,} with errors.",
+            file=sys.stderr,
+        )
     return 0
 
 

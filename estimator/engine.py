@@ -172,7 +172,9 @@ def _context(requests, schedules):
         pe_rvu_nonfacility=procedures["pe_rvu_nonfacility"].to_numpy(),
         pe_rvu_facility=procedures["pe_rvu_facility"].to_numpy(),
         mp_rvu=procedures["mp_rvu"].to_numpy(),
-        has_rvu=~(np.isnan(procedures["work_rvu"].to_numpy()) | np.isnan(pe) | np.isnan(procedures["mp_rvu"].to_numpy())),
+        has_rvu=~(
+            np.isnan(procedures["work_rvu"].to_numpy()) | np.isnan(pe) | np.isnan(procedures["mp_rvu"].to_numpy())
+        ),
         payer_kind=payers["kind"].to_numpy(),
         self_pay=(payers["kind"] == "self_pay").to_numpy(),
         oon_factor=payers["oon_factor"].to_numpy(),

@@ -196,8 +196,11 @@ def parse_requests(raw, schedules, today):
     region = _Distinct(_cells(raw, "region_id"))
     given_region = region.rows(region.values != "")
     known = region.values.isin(schedules.regions.index).to_numpy()
-    msgs.add("region_id", region.rows((region.values != "") & ~known),
-             region.rows(("Unknown region '" + region.values + "'.").to_numpy()))
+    msgs.add(
+        "region_id",
+        region.rows((region.values != "") & ~known),
+        region.rows(("Unknown region '" + region.values + "'.").to_numpy()),
+    )
 
     zips = _Distinct(_cells(raw, "zip"))
     zip_ok = zips.values.str.fullmatch(r"\d{5}(?:-?\d{4})?").to_numpy(bool)
@@ -206,11 +209,16 @@ def parse_requests(raw, schedules, today):
     zip_region = pd.Series(np.where(zip_ok & pd.notna(mapped), mapped, None), dtype="object")
     given_zip = zips.rows(zips.values != "")
     msgs.add("zip", zips.rows((zips.values != "") & ~zip_ok), BAD_ZIP)
-    msgs.add("zip", zips.rows(zip_ok & zip_region.isna().to_numpy()),
-             zips.rows(("No region of the fee schedules covers ZIP codes starting " + zip3 + ".").to_numpy()))
+    msgs.add(
+        "zip",
+        zips.rows(zip_ok & zip_region.isna().to_numpy()),
+        zips.rows(("No region of the fee schedules covers ZIP codes starting " + zip3 + ".").to_numpy()),
+    )
     msgs.add("region_id", given_region & given_zip, REGION_AND_ZIP)
     out["region_id"] = np.where(
-        given_zip, zips.rows(np.where(zip_region.isna(), "", zip_region).astype(object)), region.rows(region.values.to_numpy(object))
+        given_zip,
+        zips.rows(np.where(zip_region.isna(), "", zip_region).astype(object)),
+        region.rows(region.values.to_numpy(object)),
     )
     out["zip"] = zips.rows(zips.values.to_numpy(object))
 
@@ -227,13 +235,20 @@ def parse_requests(raw, schedules, today):
     parsed = [_parse_modifiers(text) for text in mods.values]  # once per distinct cell, not per row
     out["modifiers"] = mods.rows(np.array([p[0] for p in parsed], dtype=object))
     out["bilateral"] = mods.rows(np.array([p[1] for p in parsed], dtype=bool))
-    msgs.add("modifiers", mods.rows(np.array([p[2] is not None for p in parsed], dtype=bool)),
-             mods.rows(np.array([p[2] for p in parsed], dtype=object)))
+    msgs.add(
+        "modifiers",
+        mods.rows(np.array([p[2] is not None for p in parsed], dtype=bool)),
+        mods.rows(np.array([p[2] for p in parsed], dtype=object)),
+    )
     indicator = schedules.procedures["bilateral_indicator"].reindex(out["cpt_code"]).to_numpy()
     not_bilateral = out["bilateral"] & (indicator == 9)
-    msgs.add("modifiers", not_bilateral,
-             "Bilateral billing does not apply to procedure " + pd.Series(out["cpt_code"], dtype="object")
-             + " (bilateral indicator 9): use RT or LT for one side.")
+    msgs.add(
+        "modifiers",
+        not_bilateral,
+        "Bilateral billing does not apply to procedure "
+        + pd.Series(out["cpt_code"], dtype="object")
+        + " (bilateral indicator 9): use RT or LT for one side.",
+    )
 
     units = _Distinct(_cells(raw, "units"))
     numbers, number_msgs = _number(units.values)

@@ -40,8 +40,12 @@ def prior_authorization(work, schedules):
     reason = np.where(
         self_pay,
         "Self-pay: no insurer is involved, so there is no prior authorization.",
-        np.where(found, column("reason", ""), "No prior-authorization rule on file for this payer, code and "
-                 "setting: ask the payer whether approval is needed."),
+        np.where(
+            found,
+            column("reason", ""),
+            "No prior-authorization rule on file for this payer, code and "
+            "setting: ask the payer whether approval is needed.",
+        ),
     )
     return pd.DataFrame(
         {

@@ -269,8 +269,11 @@ def _unique_key(file, typed, key, problems):
     dup = typed.duplicated(key, keep=False).to_numpy() & (typed[key] != "").to_numpy()
     report = _Collector(file, typed["line"], problems)
     first_line = typed.groupby(key)["line"].transform("min").to_numpy()
-    report.add(dup & (typed["line"].to_numpy() != first_line), key,
-               [f"'{v}' is listed twice (first on line {f})" for v, f in zip(typed[key], first_line, strict=True)])
+    report.add(
+        dup & (typed["line"].to_numpy() != first_line),
+        key,
+        [f"'{v}' is listed twice (first on line {f})" for v, f in zip(typed[key], first_line, strict=True)],
+    )
 
 
 def _reference(file, typed, column, valid, what, problems, star=False):
@@ -278,9 +281,7 @@ def _reference(file, typed, column, valid, what, problems, star=False):
     ok = cells.isin(valid) | (cells == "")
     if star:
         ok |= cells == "*"
-    _Collector(file, typed["line"], problems).add(
-        ~ok.to_numpy(), column, ("'" + cells + f"' is not a {what}").tolist()
-    )
+    _Collector(file, typed["line"], problems).add(~ok.to_numpy(), column, ("'" + cells + f"' is not a {what}").tolist())
 
 
 def _dates_in_order(file, typed, problems):
@@ -301,10 +302,14 @@ def _overlaps(file, typed, key, problems, what):
     clash = same & (order["effective_from"].to_numpy() <= np.nan_to_num(prev_to, nan=-1))
     lines = order["line"].to_numpy()
     for i in np.flatnonzero(clash):
-        problems.append(ScheduleProblem(
-            file, int(lines[i]), "effective_from",
-            f"{what} is as specific as the row on line {int(prev_line[i])} and their dates overlap",
-        ))
+        problems.append(
+            ScheduleProblem(
+                file,
+                int(lines[i]),
+                "effective_from",
+                f"{what} is as specific as the row on line {int(prev_line[i])} and their dates overlap",
+            )
+        )
 
 
 def _prior_auth_conflicts(file, rules, problems):
@@ -325,10 +330,14 @@ def _prior_auth_conflicts(file, rules, problems):
             ok &= (values[f][j] == values[f][i]) | star[f][j] | star[f][i]
         for k in j[ok]:
             if not _resolved(i, k, values, star, exact, lo, hi, fields):
-                problems.append(ScheduleProblem(
-                    file, int(lines[k]), None,
-                    f"rule is as exact as the rule on line {int(lines[i])} and both can apply to the same case",
-                ))
+                problems.append(
+                    ScheduleProblem(
+                        file,
+                        int(lines[k]),
+                        None,
+                        f"rule is as exact as the rule on line {int(lines[i])} and both can apply to the same case",
+                    )
+                )
 
 
 def _resolved(i, k, values, star, exact, lo, hi, fields):
@@ -436,8 +445,11 @@ def _cross_checks(t, problems):
 
     report = _Collector("payer_fee_schedule.csv", rates["line"], problems)
     rvu = (rates["basis"] == "rvu").to_numpy()
-    report.add(rvu & (rates["component"] == "facility").to_numpy(), "basis",
-               "the rvu basis prices the professional component only")
+    report.add(
+        rvu & (rates["component"] == "facility").to_numpy(),
+        "basis",
+        "the rvu basis prices the professional component only",
+    )
     # An exact-code rvu row needs the RVUs of its setting.
     rvus = procedures.drop_duplicates("cpt_code").set_index("cpt_code")
     has_work_mp = rvus["work_rvu"].notna() & rvus["mp_rvu"].notna()
@@ -449,15 +461,28 @@ def _cross_checks(t, problems):
         ok = has_work_mp.reindex(lookup).to_numpy(bool, copy=True)
         ok &= ~needs_nf | rvus["pe_rvu_nonfacility"].notna().reindex(lookup).to_numpy(bool)
         ok &= ~needs_f | rvus["pe_rvu_facility"].notna().reindex(lookup).to_numpy(bool)
-        report.add(rvu & known & ~ok, "cpt_code",
-                   ("code '" + rates["cpt_code"] + "' has no RVUs for this setting in procedures.csv, "
-                    "so it cannot be priced on the rvu basis").tolist())
+        report.add(
+            rvu & known & ~ok,
+            "cpt_code",
+            (
+                "code '" + rates["cpt_code"] + "' has no RVUs for this setting in procedures.csv, "
+                "so it cannot be priced on the rvu basis"
+            ).tolist(),
+        )
 
-    for name, frame in (("payer_fee_schedule.csv", rates), ("prior_auth_rules.csv", rules),
-                        ("benefit_periods.csv", periods)):
+    for name, frame in (
+        ("payer_fee_schedule.csv", rates),
+        ("prior_auth_rules.csv", rules),
+        ("benefit_periods.csv", periods),
+    ):
         _dates_in_order(name, frame, problems)
-    _overlaps("payer_fee_schedule.csv", rates, ["payer_id", "cpt_code", "setting", "component", "region_id"],
-              problems, "rate row")
+    _overlaps(
+        "payer_fee_schedule.csv",
+        rates,
+        ["payer_id", "cpt_code", "setting", "component", "region_id"],
+        problems,
+        "rate row",
+    )
     _overlaps("benefit_periods.csv", periods, ["payer_id"], problems, "benefit period")
     _prior_auth_conflicts("prior_auth_rules.csv", rules.reset_index(drop=True), problems)
 
@@ -473,8 +498,9 @@ def _build(directory, t):
     zips = t["zip_regions.csv"].drop(columns="line")
     rules = t["prior_auth_rules.csv"].drop(columns="line")
     periods = t["benefit_periods.csv"].drop(columns="line")
-    edges = [frame[c].to_numpy("int64") for frame in (rates, rules, periods)
-             for c in ("effective_from", "effective_to")]
+    edges = [
+        frame[c].to_numpy("int64") for frame in (rates, rules, periods) for c in ("effective_from", "effective_to")
+    ]
     starts = np.concatenate([edges[0], edges[2], edges[4]])
     stops = np.concatenate([edges[1], edges[3], edges[5]])
     boundaries = np.unique(np.concatenate([starts, stops[stops < OPEN_END] + 1]))

@@ -25,48 +25,89 @@ def payer(row):
 ALLOWED_CASES = [
     # (id, request, allowed low/expected/high, how)
     ("rvu national office", dict(cpt_code="11111", payer_id="plan"), (70, 70, 70), "3.5 RVU x 20"),
-    ("rvu with GPCIs", dict(cpt_code="11111", payer_id="plan", region_id="r1"), (79, 79, 79),
-     "(1x1.1 + 2x1.2 + 0.5x0.9) x 20"),
-    ("rvu facility PE plus facility fee", dict(cpt_code="11111", payer_id="plan", region_id="r1",
-                                                setting="hospital_outpatient"), (175, 295, 535),
-     "(1x1.1 + 1x1.2 + 0.5x0.9) x 20 = 55, plus baseline x 1.0 x geo 1.2"),
-    ("2024 row by date", dict(cpt_code="11111", payer_id="plan", date_of_service="2024-06-01"), (35, 35, 35),
-     "3.5 x 10"),
+    (
+        "rvu with GPCIs",
+        dict(cpt_code="11111", payer_id="plan", region_id="r1"),
+        (79, 79, 79),
+        "(1x1.1 + 2x1.2 + 0.5x0.9) x 20",
+    ),
+    (
+        "rvu facility PE plus facility fee",
+        dict(cpt_code="11111", payer_id="plan", region_id="r1", setting="hospital_outpatient"),
+        (175, 295, 535),
+        "(1x1.1 + 1x1.2 + 0.5x0.9) x 20 = 55, plus baseline x 1.0 x geo 1.2",
+    ),
+    (
+        "2024 row by date",
+        dict(cpt_code="11111", payer_id="plan", date_of_service="2024-06-01"),
+        (35, 35, 35),
+        "3.5 x 10",
+    ),
     ("baseline national", dict(cpt_code="22222", payer_id="plan"), (500, 750, 1500), "0.5 x baseline"),
-    ("baseline times geo factor", dict(cpt_code="22222", payer_id="plan", zip="75001"), (400, 600, 1200),
-     "0.5 x baseline x 0.8"),
-    ("region row beats star region", dict(cpt_code="22222", payer_id="plan", region_id="r1"), (700, 700, 700),
-     "amount 700, local: no geo factor"),
-    ("region beats setting; facility amount gets geo", dict(cpt_code="22222", payer_id="plan", region_id="r1",
-                                                            setting="asc"), (1060, 1060, 1060),
-     "700 + 300 x 1.2"),
-    ("setting row when no region row", dict(cpt_code="22222", payer_id="plan", setting="asc"), (900, 900, 900),
-     "600 + 300"),
+    (
+        "baseline times geo factor",
+        dict(cpt_code="22222", payer_id="plan", zip="75001"),
+        (400, 600, 1200),
+        "0.5 x baseline x 0.8",
+    ),
+    (
+        "region row beats star region",
+        dict(cpt_code="22222", payer_id="plan", region_id="r1"),
+        (700, 700, 700),
+        "amount 700, local: no geo factor",
+    ),
+    (
+        "region beats setting; facility amount gets geo",
+        dict(cpt_code="22222", payer_id="plan", region_id="r1", setting="asc"),
+        (1060, 1060, 1060),
+        "700 + 300 x 1.2",
+    ),
+    (
+        "setting row when no region row",
+        dict(cpt_code="22222", payer_id="plan", setting="asc"),
+        (900, 900, 900),
+        "600 + 300",
+    ),
     ("exact code beats star code", dict(cpt_code="44444", payer_id="plan"), (10, 20, 30), "baseline x 1"),
     ("fallback to baseline", dict(cpt_code="11111", payer_id="bare"), (100, 200, 400), "no row: baseline x 1"),
     ("bilateral indicator 1", dict(cpt_code="11111", payer_id="plan", modifiers="50"), (105, 105, 105), "70 x 1.5"),
-    ("RT and LT are bilateral", dict(cpt_code="11111", payer_id="plan", modifiers="RT, LT"), (105, 105, 105),
-     "70 x 1.5"),
+    (
+        "RT and LT are bilateral",
+        dict(cpt_code="11111", payer_id="plan", modifiers="RT, LT"),
+        (105, 105, 105),
+        "70 x 1.5",
+    ),
     ("RT alone", dict(cpt_code="11111", payer_id="plan", modifiers="RT"), (70, 70, 70), "70 x 1"),
     ("bilateral indicator 0", dict(cpt_code="22222", payer_id="plan", modifiers="50"), (500, 750, 1500), "x 1"),
-    ("bilateral indicator 2", dict(cpt_code="33333", payer_id="plan", modifiers="50"), (40, 40, 40),
-     "2 RVU x 20 x 1"),
+    ("bilateral indicator 2", dict(cpt_code="33333", payer_id="plan", modifiers="50"), (40, 40, 40), "2 RVU x 20 x 1"),
     ("bilateral indicator 3", dict(cpt_code="44444", payer_id="plan", modifiers="lt;rt"), (20, 40, 60), "x 2"),
     ("units", dict(cpt_code="11111", payer_id="plan", units="3"), (210, 210, 210), "70 x 3"),
-    ("all factors", dict(cpt_code="22222", payer_id="plan", zip="75001", modifiers="50", units="2"),
-     (800, 1200, 2400), "0.5 x baseline x 0.8 x 1 x 2"),
-    ("out of network, balance billing", dict(cpt_code="11111", payer_id="plan", network="out"), (35, 35, 35),
-     "70 x 0.5"),
-    ("out of network, no balance billing", dict(cpt_code="11111", payer_id="nobb", network="out"),
-     (60, 120, 240), "baseline x 0.6"),
-    ("out of network, not covered", dict(cpt_code="11111", payer_id="hmo", network="out"), (0, 0, 0),
-     "no oon_factor"),
+    (
+        "all factors",
+        dict(cpt_code="22222", payer_id="plan", zip="75001", modifiers="50", units="2"),
+        (800, 1200, 2400),
+        "0.5 x baseline x 0.8 x 1 x 2",
+    ),
+    (
+        "out of network, balance billing",
+        dict(cpt_code="11111", payer_id="plan", network="out"),
+        (35, 35, 35),
+        "70 x 0.5",
+    ),
+    (
+        "out of network, no balance billing",
+        dict(cpt_code="11111", payer_id="nobb", network="out"),
+        (60, 120, 240),
+        "baseline x 0.6",
+    ),
+    ("out of network, not covered", dict(cpt_code="11111", payer_id="hmo", network="out"), (0, 0, 0), "no oon_factor"),
     ("self-pay", dict(cpt_code="11111", payer_id="cash", network="out"), (100, 200, 400), "baseline, no step 7"),
 ]
 
 
-@pytest.mark.parametrize(("request_fields", "expected"), [c[1:3] for c in ALLOWED_CASES],
-                         ids=[c[0] for c in ALLOWED_CASES])
+@pytest.mark.parametrize(
+    ("request_fields", "expected"), [c[1:3] for c in ALLOWED_CASES], ids=[c[0] for c in ALLOWED_CASES]
+)
 def test_allowed_amount(small, request_fields, expected):
     row = run(small, **request_fields)
     assert row["error"] == ""
@@ -76,35 +117,92 @@ def test_allowed_amount(small, request_fields, expected):
 SHARE_CASES = [
     # (id, request, patient l/e/h, payer l/e/h, balance l/e/h)
     ("deductible swallows all", dict(cpt_code="11111", payer_id="plan"), (70, 70, 70), (0, 0, 0), (0, 0, 0)),
-    ("deductible met: coinsurance and copay", dict(cpt_code="11111", payer_id="plan", deductible_met="100"),
-     (24, 24, 24), (46, 46, 46), (0, 0, 0)),
-    ("cap holds", dict(cpt_code="22222", payer_id="plan", deductible_met="100", oop_met="450"),
-     (50, 50, 50), (450, 700, 1450), (0, 0, 0)),
-    ("cap already reached", dict(cpt_code="22222", payer_id="plan", oop_met="600"), (0, 0, 0), (500, 750, 1500),
-     (0, 0, 0)),
+    (
+        "deductible met: coinsurance and copay",
+        dict(cpt_code="11111", payer_id="plan", deductible_met="100"),
+        (24, 24, 24),
+        (46, 46, 46),
+        (0, 0, 0),
+    ),
+    (
+        "cap holds",
+        dict(cpt_code="22222", payer_id="plan", deductible_met="100", oop_met="450"),
+        (50, 50, 50),
+        (450, 700, 1450),
+        (0, 0, 0),
+    ),
+    (
+        "cap already reached",
+        dict(cpt_code="22222", payer_id="plan", oop_met="600"),
+        (0, 0, 0),
+        (500, 750, 1500),
+        (0, 0, 0),
+    ),
     ("copay only", dict(cpt_code="11111", payer_id="hmo"), (25, 25, 25), (75, 75, 75), (0, 0, 0)),
-    ("request benefits override the payer's", dict(cpt_code="11111", payer_id="plan", deductible="0",
-                                                   coinsurance="0.5", copay="0", oop_max=""),
-     (35, 35, 35), (35, 35, 35), (0, 0, 0)),
-    ("benefit period sets the deductible", dict(cpt_code="11111", payer_id="bare"), (90, 100, 100),
-     (10, 100, 300), (0, 0, 0)),
-    ("payer default outside the period", dict(cpt_code="11111", payer_id="bare", date_of_service="2024-06-01"),
-     (75, 100, 100), (25, 100, 300), (0, 0, 0)),
-    ("balance bill added to the patient", dict(cpt_code="11111", payer_id="plan", network="out"),
-     (100, 200, 400), (0, 0, 0), (65, 165, 365)),
-    ("no coverage: the billed charge", dict(cpt_code="11111", payer_id="hmo", network="out"),
-     (100, 200, 400), (0, 0, 0), (100, 200, 400)),
-    ("no balance billing", dict(cpt_code="11111", payer_id="nobb", network="out"), (6, 12, 24),
-     (54, 108, 216), (0, 0, 0)),
-    ("self-pay pays all", dict(cpt_code="11111", payer_id="cash", deductible="5000"), (100, 200, 400), (0, 0, 0),
-     (0, 0, 0)),
-    ("half cent rounds up", dict(cpt_code="11111", payer_id="hmo", coinsurance="0.12345"), (37.35, 37.35, 37.35),
-     (62.66, 62.66, 62.66), (0, 0, 0)),
+    (
+        "request benefits override the payer's",
+        dict(cpt_code="11111", payer_id="plan", deductible="0", coinsurance="0.5", copay="0", oop_max=""),
+        (35, 35, 35),
+        (35, 35, 35),
+        (0, 0, 0),
+    ),
+    (
+        "benefit period sets the deductible",
+        dict(cpt_code="11111", payer_id="bare"),
+        (90, 100, 100),
+        (10, 100, 300),
+        (0, 0, 0),
+    ),
+    (
+        "payer default outside the period",
+        dict(cpt_code="11111", payer_id="bare", date_of_service="2024-06-01"),
+        (75, 100, 100),
+        (25, 100, 300),
+        (0, 0, 0),
+    ),
+    (
+        "balance bill added to the patient",
+        dict(cpt_code="11111", payer_id="plan", network="out"),
+        (100, 200, 400),
+        (0, 0, 0),
+        (65, 165, 365),
+    ),
+    (
+        "no coverage: the billed charge",
+        dict(cpt_code="11111", payer_id="hmo", network="out"),
+        (100, 200, 400),
+        (0, 0, 0),
+        (100, 200, 400),
+    ),
+    (
+        "no balance billing",
+        dict(cpt_code="11111", payer_id="nobb", network="out"),
+        (6, 12, 24),
+        (54, 108, 216),
+        (0, 0, 0),
+    ),
+    (
+        "self-pay pays all",
+        dict(cpt_code="11111", payer_id="cash", deductible="5000"),
+        (100, 200, 400),
+        (0, 0, 0),
+        (0, 0, 0),
+    ),
+    (
+        "half cent rounds up",
+        dict(cpt_code="11111", payer_id="hmo", coinsurance="0.12345"),
+        (37.35, 37.35, 37.35),
+        (62.66, 62.66, 62.66),
+        (0, 0, 0),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("request_fields", "patient_share", "payer_share", "balance"),
-                         [c[1:] for c in SHARE_CASES], ids=[c[0] for c in SHARE_CASES])
+@pytest.mark.parametrize(
+    ("request_fields", "patient_share", "payer_share", "balance"),
+    [c[1:] for c in SHARE_CASES],
+    ids=[c[0] for c in SHARE_CASES],
+)
 def test_patient_and_payer_shares(small, request_fields, patient_share, payer_share, balance):
     row = run(small, **request_fields)
     assert row["error"] == ""
@@ -139,8 +237,17 @@ def test_each_fallback_warns(small, request_fields, text):
 
 
 def test_a_fully_specified_request_has_no_warnings(small):
-    row = run(small, cpt_code="11111", payer_id="plan", region_id="r2", date_of_service="2025-06-01",
-              deductible="0", coinsurance="0.2", copay="0", oop_max="1000")
+    row = run(
+        small,
+        cpt_code="11111",
+        payer_id="plan",
+        region_id="r2",
+        date_of_service="2025-06-01",
+        deductible="0",
+        coinsurance="0.2",
+        copay="0",
+        oop_max="1000",
+    )
     assert row["warnings"] == ""
 
 
@@ -158,16 +265,32 @@ def test_no_facility_component_in_the_office(small):
 
 PA_CASES = [
     ("code rule", dict(cpt_code="11111", payer_id="plan", region_id="r1"), "required", "auth-needed"),
-    ("more exact rule wins", dict(cpt_code="11111", payer_id="plan", region_id="r1", setting="asc"),
-     "conditional", "conditional"),
-    ("state must match", dict(cpt_code="11111", payer_id="plan", region_id="r2", setting="asc"), "required",
-     "auth-needed"),
-    ("no region matches only star states", dict(cpt_code="11111", payer_id="plan", setting="asc"), "required",
-     "auth-needed"),
+    (
+        "more exact rule wins",
+        dict(cpt_code="11111", payer_id="plan", region_id="r1", setting="asc"),
+        "conditional",
+        "conditional",
+    ),
+    (
+        "state must match",
+        dict(cpt_code="11111", payer_id="plan", region_id="r2", setting="asc"),
+        "required",
+        "auth-needed",
+    ),
+    (
+        "no region matches only star states",
+        dict(cpt_code="11111", payer_id="plan", setting="asc"),
+        "required",
+        "auth-needed",
+    ),
     ("network rule", dict(cpt_code="22222", payer_id="plan", network="out"), "required", "auth-needed"),
     ("payer default", dict(cpt_code="22222", payer_id="plan"), "not_required", "no-auth"),
-    ("rule in effect that day", dict(cpt_code="33333", payer_id="plan", date_of_service="2024-06-01"),
-     "required", "auth-needed"),
+    (
+        "rule in effect that day",
+        dict(cpt_code="33333", payer_id="plan", date_of_service="2024-06-01"),
+        "required",
+        "auth-needed",
+    ),
     ("rule expired", dict(cpt_code="33333", payer_id="plan"), "not_required", "no-auth"),
     ("state rule", dict(cpt_code="11111", payer_id="hmo", zip="75001"), "conditional", "conditional"),
     ("no rule", dict(cpt_code="11111", payer_id="hmo", zip="10001"), "unknown", None),

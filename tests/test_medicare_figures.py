@@ -40,7 +40,9 @@ def test_part_b_deductible_by_year(shipped, day, deductible):
     row = run(shipped, cpt_code="64483", payer_id="medicare", date_of_service=day)
     assert row["deductible"] == deductible
     allowed = row["allowed_expected"]
-    assert row["patient_expected"] == pytest.approx(min(allowed, deductible) + 0.2 * max(0, allowed - deductible), abs=0.006)
+    assert row["patient_expected"] == pytest.approx(
+        min(allowed, deductible) + 0.2 * max(0, allowed - deductible), abs=0.006
+    )
 
 
 def test_2026_estimate_warns_that_rvus_are_2025(shipped):

@@ -24,8 +24,12 @@ BAD_CASES = [
     ("unsupported modifier", {"modifiers": "59"}, "modifiers", "Unsupported modifier '59'; supported: 50, RT, LT."),
     ("repeated modifier", {"modifiers": "RT RT"}, "modifiers", "Modifier 'RT' is repeated."),
     ("50 with a side", {"modifiers": "50,LT"}, "modifiers", "Modifier 50 cannot be combined with RT or LT."),
-    ("bilateral indicator 9", {"cpt_code": "55555", "modifiers": "50"}, "modifiers",
-     "Bilateral billing does not apply to procedure 55555 (bilateral indicator 9): use RT or LT for one side."),
+    (
+        "bilateral indicator 9",
+        {"cpt_code": "55555", "modifiers": "50"},
+        "modifiers",
+        "Bilateral billing does not apply to procedure 55555 (bilateral indicator 9): use RT or LT for one side.",
+    ),
     ("units not a number", {"units": "two"}, "units", "Not a valid integer."),
     ("units fraction", {"units": "1.5"}, "units", "Not a valid integer."),
     ("units zero", {"units": "0"}, "units", "Must be greater than or equal to 1 and less than or equal to 99."),
@@ -33,16 +37,32 @@ BAD_CASES = [
     ("date format", {"date_of_service": "06/01/2025"}, "date_of_service", "Not a valid date."),
     ("impossible date", {"date_of_service": "2025-02-30"}, "date_of_service", "Not a valid date."),
     ("deductible text", {"deductible": "lots"}, "deductible", "Not a valid number."),
-    ("deductible negative", {"deductible": "-1"}, "deductible",
-     "Must be greater than or equal to 0 and less than or equal to 10000000."),
+    (
+        "deductible negative",
+        {"deductible": "-1"},
+        "deductible",
+        "Must be greater than or equal to 0 and less than or equal to 10000000.",
+    ),
     ("copay nan", {"copay": "nan"}, "copay", "Special numeric values (nan or infinity) are not permitted."),
     ("oop_max infinite", {"oop_max": "inf"}, "oop_max", "Special numeric values (nan or infinity) are not permitted."),
-    ("coinsurance above 1", {"coinsurance": "20"}, "coinsurance",
-     "Must be greater than or equal to 0 and less than or equal to 1."),
-    ("deductible_met negative", {"deductible_met": "-5"}, "deductible_met",
-     "Must be greater than or equal to 0 and less than or equal to 10000000."),
-    ("oop_met huge", {"oop_met": "1e300"}, "oop_met",
-     "Must be greater than or equal to 0 and less than or equal to 10000000."),
+    (
+        "coinsurance above 1",
+        {"coinsurance": "20"},
+        "coinsurance",
+        "Must be greater than or equal to 0 and less than or equal to 1.",
+    ),
+    (
+        "deductible_met negative",
+        {"deductible_met": "-5"},
+        "deductible_met",
+        "Must be greater than or equal to 0 and less than or equal to 10000000.",
+    ),
+    (
+        "oop_met huge",
+        {"oop_met": "1e300"},
+        "oop_met",
+        "Must be greater than or equal to 0 and less than or equal to 10000000.",
+    ),
 ]
 
 
@@ -71,8 +91,16 @@ def test_every_bad_field_is_reported_at_once(small):
 
 @pytest.mark.parametrize(
     "change",
-    [{"cpt_code": " 11111 "}, {"payer_id": "PLAN"}, {"setting": "OFFICE"}, {"modifiers": "rt"}, {"units": "1.0"},
-     {"zip": "75001-0000"}, {"coinsurance": "0"}, {"deductible": "1e2"}],
+    [
+        {"cpt_code": " 11111 "},
+        {"payer_id": "PLAN"},
+        {"setting": "OFFICE"},
+        {"modifiers": "rt"},
+        {"units": "1.0"},
+        {"zip": "75001-0000"},
+        {"coinsurance": "0"},
+        {"deductible": "1e2"},
+    ],
 )
 def test_lenient_but_unambiguous_input_is_accepted(small, change):
     assert run(small, **{**GOOD, **change})["error"] == ""

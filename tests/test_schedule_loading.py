@@ -33,12 +33,24 @@ APPENDED = [
     ("payer_fee_schedule.csv", "plan,99999,*,professional,*,amount,1,2024-01-01,,", "cpt_code", "not a code"),
     ("payer_fee_schedule.csv", "plan,44444,*,professional,r9,amount,1,2024-01-01,,", "region_id", "not a region"),
     ("payer_fee_schedule.csv", "plan,44444,*,professional,r1,amount,0,2024-01-01,,", "value", "greater than 0"),
-    ("payer_fee_schedule.csv", "plan,44444,*,professional,r1,amount,1,01/01/2024,,", "effective_from",
-     "must be a date YYYY-MM-DD"),
-    ("payer_fee_schedule.csv", "plan,44444,*,professional,r1,amount,1,2024-01-01,2023-01-01,", "effective_to",
-     "is before effective_from"),
-    ("payer_fee_schedule.csv", "plan,44444,*,professional,*,amount,1,2024-06-01,,", "effective_from",
-     "as specific as the row on line 7"),
+    (
+        "payer_fee_schedule.csv",
+        "plan,44444,*,professional,r1,amount,1,01/01/2024,,",
+        "effective_from",
+        "must be a date YYYY-MM-DD",
+    ),
+    (
+        "payer_fee_schedule.csv",
+        "plan,44444,*,professional,r1,amount,1,2024-01-01,2023-01-01,",
+        "effective_to",
+        "is before effective_from",
+    ),
+    (
+        "payer_fee_schedule.csv",
+        "plan,44444,*,professional,*,amount,1,2024-06-01,,",
+        "effective_from",
+        "as specific as the row on line 7",
+    ),
     ("payer_fee_schedule.csv", "plan,44444,asc,facility,*,rvu,1,2024-01-01,,", "basis", "professional component only"),
     ("payer_fee_schedule.csv", "plan,22222,office,professional,r2,rvu,1,2024-01-01,,", "cpt_code", "has no RVUs"),
     ("payer_fee_schedule.csv", "plan,44444,home,professional,r2,amount,1,2024-01-01,,", "setting", "not one of"),
@@ -49,8 +61,12 @@ APPENDED = [
     ("prior_auth_rules.csv", "plan,*,*,*,*,maybe,Why,,Src,2024-01-01,", "status", "not one of"),
     ("prior_auth_rules.csv", "plan,*,*,*,Texas,required,Why,,Src,2024-01-01,", "state", "two capital letters"),
     ("prior_auth_rules.csv", "plan,*,*,*,*,required,Why,,,2024-01-01,", "source", "a value is required"),
-    ("benefit_periods.csv", "bare,2025-06-01,2026-12-31,10,,,,Overlap", "effective_from",
-     "as specific as the row on line 2"),
+    (
+        "benefit_periods.csv",
+        "bare,2025-06-01,2026-12-31,10,,,,Overlap",
+        "effective_from",
+        "as specific as the row on line 2",
+    ),
 ]
 
 
@@ -147,8 +163,9 @@ def test_shipped_schedules_load(shipped):
 
 def test_check_schedules_command_reports_line_and_column(schedule_copy):
     line = append(schedule_copy, "payers.csv", "p2,P2,commercial,0,1.5,0,,,false")
-    out = subprocess.run([sys.executable, "-m", "estimator", "check-schedules", str(schedule_copy)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "estimator", "check-schedules", str(schedule_copy)], capture_output=True, text=True
+    )
     assert out.returncode == 1
     assert f"payers.csv, line {line}, column coinsurance: must be at most 1" in out.stdout
     assert "1 problem(s) found." in out.stderr

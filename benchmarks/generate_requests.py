@@ -1,0 +1,74 @@
+"""Write a realistic request CSV for benchmarks: a mix of codes, payers, ZIPs, settings, modifiers and
+benefits, with about 5 % bad rows (unknown codes, bad units, bad ZIPs, conflicting modifiers).
+
+    python benchmarks/generate_requests.py ROWS OUT.csv [--seed N]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from estimator.schedules import load_schedules  # noqa: E402
+
+
+def generate(rows, seed=0, schedules=None):
+    """A DataFrame of ``rows`` request rows as text cells."""
+    schedules = schedules or load_schedules()
+    rng = np.random.default_rng(seed)
+    codes = schedules.procedures.index.to_numpy()
+    payers = schedules.payers.index.to_numpy()
+    zip3 = schedules.zip_regions.index.to_numpy()
+    pick = lambda values, p=None: rng.choice(values, size=rows, p=p)  # noqa: E731
+    zips = np.char.add(pick(zip3).astype(str), np.char.zfill(rng.integers(0, 100, rows).astype(str), 2))
+    use_zip = rng.random(rows) < 0.85
+    days = np.datetime64("2025-01-01") + rng.integers(0, 700, rows)
+    benefits = rng.random(rows) < 0.4
+    frame = pd.DataFrame(
+        {
+            "claim_id": np.char.add("C", np.arange(rows).astype(str)),
+            "cpt_code": pick(codes),
+            "payer_id": pick(payers, [0.35, 0.1, 0.25, 0.15, 0.15] if len(payers) == 5 else None),
+            "zip": np.where(use_zip, zips, ""),
+            "setting": pick(np.array(["office", "asc", "hospital_outpatient", ""]), [0.4, 0.2, 0.2, 0.2]),
+            "network": pick(np.array(["in", "out", ""]), [0.6, 0.1, 0.3]),
+            "modifiers": pick(np.array(["", "RT", "LT", "RT LT"]), [0.8, 0.08, 0.08, 0.04]),
+            "units": pick(np.array(["1", "1", "2", ""])),
+            "date_of_service": days.astype(str),
+            "deductible": np.where(benefits, rng.integers(0, 5000, rows).astype(str), ""),
+            "coinsurance": np.where(benefits, np.round(rng.random(rows) * 0.4, 2).astype(str), ""),
+            "copay": np.where(benefits, rng.choice(["0", "20", "50"], rows), ""),
+            "oop_max": np.where(benefits, rng.integers(2000, 9000, rows).astype(str), ""),
+            "deductible_met": np.where(benefits, rng.integers(0, 3000, rows).astype(str), ""),
+            "oop_met": np.where(benefits, rng.integers(0, 3000, rows).astype(str), ""),
+        }
+    )
+    # modifier 50 only where bilateral billing applies
+    bilateral_ok = schedules.procedures["bilateral_indicator"].reindex(frame["cpt_code"]).to_numpy() != 9
+    frame.loc[bilateral_ok & (rng.random(rows) < 0.05), "modifiers"] = "50"
+    frame.loc[~bilateral_ok & frame["modifiers"].eq("RT LT").to_numpy(), "modifiers"] = "RT"
+    # about 5 % bad rows
+    bad = rng.random(rows) < 0.05
+    kind = rng.integers(0, 4, rows)
+    frame.loc[bad & (kind == 0), "cpt_code"] = "99999"
+    frame.loc[bad & (kind == 1), "units"] = "0"
+    frame.loc[bad & (kind == 2), "zip"] = "ABCDE"
+    frame.loc[bad & (kind == 3), "modifiers"] = "50 RT"
+    return frame
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rows", type=int)
+    parser.add_argument("output")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    generate(args.rows, args.seed).to_csv(args.output, index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""``python -m estimator estimate`` prints the SPEC section 5 answer or the field errors."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import TEST_SCHEDULES
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "estimator", *args], capture_output=True, text=True, env=env)
+
+
+def test_estimate_prints_the_answer():
+    out = cli(
+        "estimate", "--cpt-code", "64483", "--payer-id", "medicare", "--zip", "10001", "--date-of-service", "2025-05-01"
+    )
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["allowed_amount"] == {"low": 271.66, "expected": 271.66, "high": 271.66}
+    assert answer["region_id"] == "ny-01"
+    # 257 deductible + 20 % of (271.6548 - 257)
+    assert answer["patient_responsibility"]["expected"] == 259.93
+    assert answer["payer_responsibility"]["expected"] == 11.72
+    assert answer["prior_authorization"] == {
+        "status": "not_required",
+        "crd_code": "no-auth",
+        "reason": "Original Medicare does not ask for prior authorization for this service in this setting.",
+        "documentation": None,
+        "source": answer["prior_authorization"]["source"],
+    }
+    assert answer["components"][0]["basis"] == "rvu"
+    assert answer["good_faith_estimate"] is False
+    assert any("Deductible" in line for line in answer["explanation"])
+
+
+def test_estimate_self_pay_is_a_good_faith_estimate():
+    out = cli("estimate", "--cpt-code", "20971", "--payer-id", "self_pay", "--date-of-service", "2025-05-01")
+    answer = json.loads(out.stdout)
+    assert answer["good_faith_estimate"] is True
+    assert "$400 or more" in answer["good_faith_notice"]
+    assert answer["patient_responsibility"] == {"low": 500.0, "expected": 1000.0, "high": 2000.0}
+    assert answer["prior_authorization"]["status"] == "not_applicable"
+
+
+def test_estimate_bilateral_20971_with_modifier_50():
+    out = cli(
+        "estimate",
+        "--cpt-code",
+        "20971",
+        "--payer-id",
+        "self_pay",
+        "--modifiers",
+        "50",
+        "--date-of-service",
+        "2025-05-01",
+    )
+    assert json.loads(out.stdout)["allowed_amount"] == {"low": 750.0, "expected": 1500.0, "high": 3000.0}
+
+
+def test_estimate_errors_name_the_field_and_exit_2():
+    out = cli("estimate", "--cpt-code", "64483", "--payer-id", "medicare", "--units", "0", "--zip", "abc")
+    assert out.returncode == 2
+    errors = json.loads(out.stderr)["errors"]
+    assert set(errors) == {"units", "zip"}
+    assert out.stdout == ""
+
+
+def test_fee_schedules_option_and_environment_variable():
+    by_option = cli(
+        "estimate",
+        "--cpt-code",
+        "11111",
+        "--payer-id",
+        "plan",
+        "--date-of-service",
+        "2025-06-01",
+        "--fee-schedules",
+        str(TEST_SCHEDULES),
+    )
+    assert json.loads(by_option.stdout)["allowed_amount"]["expected"] == 70.0
+    import os
+
+    env = {**os.environ, "ESTIMATOR_FEE_SCHEDULES": str(TEST_SCHEDULES)}
+    by_env = cli("estimate", "--cpt-code", "11111", "--payer-id", "plan", "--date-of-service", "2025-06-01", env=env)
+    assert by_env.stdout == by_option.stdout
+
+
+def test_a_bad_schedule_directory_is_refused_with_its_message(tmp_path):
+    out = cli("estimate", "--cpt-code", "11111", "--payer-id", "plan", "--fee-schedules", str(tmp_path))
+    assert out.returncode == 2
+    assert "procedures.csv: is missing from the fee-schedule directory" in out.stderr
+    assert "Traceback" not in out.stderr
