@@ -227,7 +227,7 @@ def parse_requests(raw, schedules, today):
         ("network", NETWORKS, "in", NETWORK_CHOICES),
     ):
         cells = _Distinct(_cells(raw, field))
-        value = cells.values.str.lower().replace("", default)
+        value = cells.values.replace("", default)
         msgs.add(field, cells.rows(~value.isin(choices).to_numpy()), message)
         out[field] = cells.rows(value.to_numpy(object))
 

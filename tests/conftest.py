@@ -37,3 +37,24 @@ def run(schedules, today=TODAY, **fields):
     """Estimate one request through the engine; returns its result row as a dict."""
     raw = pd.DataFrame([{k: str(v) for k, v in fields.items()}], dtype=object)
     return estimate(raw, schedules, today).frame.iloc[0].to_dict()
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The app on the shipped fee schedules."""
+    from estimator.app import create_app
+
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def small_app():
+    """The app on the small hand-made schedules."""
+    from estimator.app import create_app
+
+    return create_app({"TESTING": True, "FEE_SCHEDULES": str(TEST_SCHEDULES)})

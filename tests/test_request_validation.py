@@ -21,6 +21,7 @@ BAD_CASES = [
     ("unmapped zip", {"zip": "99950"}, "zip", "No region of the fee schedules covers ZIP codes starting 999."),
     ("setting", {"setting": "home"}, "setting", "Must be one of: office, asc, hospital_outpatient."),
     ("network", {"network": "maybe"}, "network", "Must be one of: in, out."),
+    ("setting is exact", {"setting": "Office"}, "setting", "Must be one of: office, asc, hospital_outpatient."),
     ("unsupported modifier", {"modifiers": "59"}, "modifiers", "Unsupported modifier '59'; supported: 50, RT, LT."),
     ("repeated modifier", {"modifiers": "RT RT"}, "modifiers", "Modifier 'RT' is repeated."),
     ("50 with a side", {"modifiers": "50,LT"}, "modifiers", "Modifier 50 cannot be combined with RT or LT."),
@@ -94,7 +95,7 @@ def test_every_bad_field_is_reported_at_once(small):
     [
         {"cpt_code": " 11111 "},
         {"payer_id": "PLAN"},
-        {"setting": "OFFICE"},
+        {"setting": " office "},
         {"modifiers": "rt"},
         {"units": "1.0"},
         {"zip": "75001-0000"},

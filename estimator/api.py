@@ -1,0 +1,223 @@
+"""The JSON API (SPEC sections 5 and 6): thin adapters over :mod:`estimator.service`."""
+
+import io
+import json
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Response, current_app, request, send_from_directory
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint, abort
+from webargs.flaskparser import FlaskParser
+
+from . import __version__
+from .batch import estimate_csv
+from .errors import InputFileError, RequestError
+from .http import INVALID_FIELDS, http_error_response
+from .schemas import (
+    ErrorSchema,
+    EstimateRequestSchema,
+    EstimateSchema,
+    HealthSchema,
+    PayerSchema,
+    ProcedureSchema,
+    RegionQuerySchema,
+    RegionSchema,
+)
+from .service import estimate_one
+
+NOT_JSON = "The request body is not valid JSON."
+
+
+class JSONBodyParser(FlaskParser):
+    """Reads the body as JSON whatever its Content-Type, so a body that is not JSON is a 400."""
+
+    def _raw_load_json(self, req):
+        data = req.get_data(cache=True)
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            abort(400, message=NOT_JSON, errors={"_body": [NOT_JSON]}, exc=exc)
+
+
+class EstimatorApi(Api):
+    """flask-smorest's Api with the project's one error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return http_error_response(error, current_app.extensions.get("html_error_renderer"))
+
+
+class EstimatorBlueprint(Blueprint):
+    ARGUMENTS_PARSER = JSONBodyParser()
+
+
+api_blp = EstimatorBlueprint(
+    "api", __name__, url_prefix="/api/v1", description="Estimates, procedures, payers and regions."
+)
+health_blp = EstimatorBlueprint("health", __name__, description="Service health.")
+
+
+def schedules():
+    return current_app.extensions["schedules"]
+
+
+def _records(frame, columns):
+    """Rows of a schedule frame as dicts, NaN as None."""
+    subset = frame[columns].astype(object)
+    return subset.where(subset.notna(), None).to_dict("records")
+
+
+ESTIMATE_EXAMPLE = {"cpt_code": "64483", "payer_id": "medicare", "zip": "10001", "date_of_service": "2025-05-01"}
+
+
+@api_blp.route("/estimates")
+class Estimates(MethodView):
+    @api_blp.arguments(EstimateRequestSchema, example=ESTIMATE_EXAMPLE)
+    @api_blp.response(200, EstimateSchema)
+    @api_blp.alt_response(400, schema=ErrorSchema, description="The body is not JSON.")
+    @api_blp.alt_response(413, schema=ErrorSchema, description="The body is too large.")
+    @api_blp.alt_response(422, schema=ErrorSchema, description="A field is invalid; messages per field.")
+    def post(self, fields):
+        """Estimate one procedure line
+
+        Allowed amount, patient and payer shares as low / expected / high, balance bill, prior
+        authorization, warnings and a step-by-step explanation.
+        """
+        try:
+            return estimate_one(fields, schedules())
+        except RequestError as exc:
+            abort(422, message=INVALID_FIELDS, errors=exc.messages)
+
+
+BATCH_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {
+            "schema": {"type": "string"},
+            "example": "claim_id,cpt_code,payer_id,zip\nA-1,64483,medicare,10001\nA-2,20971,self_pay,\n",
+        },
+        "multipart/form-data": {
+            "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+        },
+    },
+}
+
+
+@api_blp.route("/estimates/batch")
+class BatchEstimates(MethodView):
+    @api_blp.doc(
+        requestBody=BATCH_BODY,
+        responses={
+            "200": {"description": "The estimated CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+        },
+    )
+    @api_blp.alt_response(413, schema=ErrorSchema, description="The file is too large.")
+    @api_blp.alt_response(422, schema=ErrorSchema, description="The file cannot be read as a batch.")
+    def post(self):
+        """Estimate a CSV batch
+
+        Send the CSV as the body (`text/csv`) or as the multipart file `file`. Every row comes back
+        once, in order, with the estimate columns added; a bad row gets its message in `error`.
+        """
+        if request.mimetype == "multipart/form-data":
+            upload = request.files.get("file")
+            if upload is None:
+                abort(422, message="No CSV file was sent.", errors={"file": ["Missing data for required field."]})
+            source = upload.stream
+        else:
+            source = io.BytesIO(request.get_data(cache=False))
+        sink = io.BytesIO()
+        try:
+            estimate_csv(source, sink, schedules(), chunk_rows=current_app.config["BATCH_CHUNK_ROWS"])
+        except InputFileError as exc:
+            abort(422, message=f"The CSV cannot be estimated: {exc}.", errors={"file": [str(exc)]})
+        return Response(
+            sink.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
+        )
+
+
+@api_blp.route("/procedures")
+class Procedures(MethodView):
+    @api_blp.response(200, ProcedureSchema(many=True))
+    def get(self):
+        """List the procedures with their baseline ranges and RVUs"""
+        frame = schedules().procedures
+        return _records(frame, list(ProcedureSchema().fields))
+
+
+@api_blp.route("/procedures/<cpt_code>")
+class Procedure(MethodView):
+    @api_blp.response(200, ProcedureSchema)
+    @api_blp.alt_response(404, schema=ErrorSchema, description="No such procedure code.")
+    def get(self, cpt_code):
+        """One procedure by its code"""
+        frame = schedules().procedures
+        code = cpt_code.strip().upper()
+        if code not in frame.index:
+            abort(404, message=f"Unknown procedure code '{cpt_code}'.")
+        return _records(frame.loc[[code]], list(ProcedureSchema().fields))[0]
+
+
+@api_blp.route("/payers")
+class Payers(MethodView):
+    @api_blp.response(200, PayerSchema(many=True))
+    def get(self):
+        """List the payers with their default benefits"""
+        return _records(schedules().payers, list(PayerSchema().fields))
+
+
+@api_blp.route("/regions")
+class Regions(MethodView):
+    @api_blp.arguments(RegionQuerySchema, location="query", as_kwargs=True)
+    @api_blp.response(200, RegionSchema(many=True))
+    def get(self, state=None):
+        """List the regions (Medicare localities) with their geographic factors and GPCIs"""
+        frame = schedules().regions
+        if state:
+            frame = frame.loc[frame["state"] == state.upper()]
+        return _records(frame, list(RegionSchema().fields))
+
+
+@health_blp.route("/healthz")
+class Health(MethodView):
+    @health_blp.response(200, HealthSchema)
+    def get(self):
+        """Service health and the fee schedules loaded"""
+        loaded = schedules()
+        first, last = loaded.coverage()
+        return {
+            "status": "ok",
+            "fee_schedules": loaded.directory,
+            "effective_from": first,
+            "effective_to": last,
+            "procedures": len(loaded.procedures),
+            "payers": len(loaded.payers),
+            "regions": len(loaded.regions),
+            "version": __version__,
+        }
+
+
+def init_app(app):
+    """Register the API, its OpenAPI document and its offline reference page."""
+    api = EstimatorApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "What a procedure will cost the patient, and whether the insurer must approve it "
+                "first. Every error has the shape of the Error schema; 422 carries messages per field."
+            }
+        },
+    )
+    api.register_blueprint(api_blp)
+    api.register_blueprint(health_blp)
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+
+    @app.route(app.config["OPENAPI_SWAGGER_UI_URL"] + "<path:filename>")
+    def swagger_assets(filename):
+        return send_from_directory(assets, filename)
+
+    return api

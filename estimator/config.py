@@ -1,0 +1,34 @@
+"""Configuration: defaults, then ``ESTIMATOR_*`` environment variables, then test overrides."""
+
+import secrets
+
+DEFAULTS = {
+    # Fee-schedule directory; None = the shipped fee_schedules/ (ESTIMATOR_FEE_SCHEDULES overrides).
+    "FEE_SCHEDULES": None,
+    # Largest request body: a batch CSV upload (bytes). Larger bodies are answered 413.
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    # Largest JSON body of a single estimate (bytes).
+    "MAX_ESTIMATE_BYTES": 64 * 1024,
+    # Rows estimated at a time in a batch.
+    "BATCH_CHUNK_ROWS": 50_000,
+    "API_TITLE": "Procedure cost estimator",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+    "JSON_SORT_KEYS": False,
+}
+
+
+def init_app(app, test_config=None):
+    """Load the configuration into ``app`` in its three layers."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("ESTIMATOR")
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        # No secret is ever committed: without ESTIMATOR_SECRET_KEY each process draws its own, which
+        # serves one process (or gunicorn with --preload, where workers share the master's app).
+        app.config["SECRET_KEY"] = secrets.token_hex(32)

@@ -1,0 +1,99 @@
+"""HTTP concerns shared by the API and the pages: one error shape, security headers."""
+
+import logging
+
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+INVALID_FIELDS = "The request has invalid fields."
+STRICT_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'"
+# The API reference page (Swagger UI, served from this host) starts itself with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)
+
+
+def error_payload(code, name, message, errors=None):
+    """The one error shape: ``{"code", "status", "message", "errors": {field: [message]}}``."""
+    return {"code": code, "status": name, "message": message, "errors": errors or {}}
+
+
+def field_errors(data):
+    """Unwrap webargs' ``{"json": {...}}`` (or ``{"query": ...}``) to ``{field: [message]}``."""
+    messages = data.get("errors") or data.get("messages") or {}
+    if set(messages) <= {"json", "query", "files", "form", "view_args"}:
+        flat = {}
+        for value in messages.values():
+            flat.update(value if isinstance(value, dict) else {"_body": value})
+        messages = flat
+    return {field: _message_list(value) for field, value in messages.items()}
+
+
+def _message_list(value):
+    """Messages of one field as a flat list (list items' messages become "item N: ...")."""
+    if isinstance(value, dict):
+        return [f"item {key}: {m}" for key, inner in value.items() for m in _message_list(inner)]
+    if isinstance(value, (list, tuple)):
+        return [m for item in value for m in (_message_list(item) if isinstance(item, (dict, list)) else [str(item)])]
+    return [str(value)]
+
+
+def wants_json():
+    """API paths always answer JSON; elsewhere the client's Accept header decides."""
+    if request.path.startswith(("/api/", "/healthz")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def http_error_response(error, html_renderer=None):
+    """Answer an ``HTTPException`` as JSON or, for a browser, as an HTML page."""
+    data = getattr(error, "data", None) or {}
+    errors = field_errors(data)
+    message = data.get("message") or (INVALID_FIELDS if error.code == 422 else error.description)
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if html_renderer is not None and not wants_json():
+        return html_renderer(error.code, error.name, message), error.code, headers
+    response = jsonify(error_payload(error.code, error.name, message, errors))
+    response.status_code = error.code
+    response.headers.update(headers)
+    return response
+
+
+def init_app(app, html_renderer=None):
+    """Register the error handlers and the security headers."""
+    app.extensions["html_error_renderer"] = html_renderer
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error):
+        return http_error_response(error, html_renderer)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error):
+        # Log the exception type and where, never the request body (it may carry patient references).
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return http_error_response(InternalServerError(), html_renderer)
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        docs = request.path.startswith(app.config["OPENAPI_URL_PREFIX"] + "/docs")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else STRICT_CSP)
+        if request.path.startswith("/api/v1/estimates"):
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,216 @@
+"""marshmallow schemas of every payload: they document the API and refuse malformed JSON early.
+
+The value rules themselves live in :mod:`estimator.intake`; these schemas check JSON types, refuse
+unknown fields, and repeat a rule only with the very message intake gives, so the JSON API and a batch
+row refuse the same input with the same words.
+"""
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from . import intake
+from .glossary import MAX_MONEY, MAX_UNITS, NETWORKS, PA_STATUSES, PAYER_KINDS, SETTINGS, SUPPORTED_MODIFIERS
+
+
+class WholeNumber(fields.Integer):
+    """An integer that refuses 1.5 rather than truncating it (as a CSV cell "1.5" is refused)."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def _money(description, example=None, maximum=MAX_MONEY, message=intake.MONEY_RANGE):
+    metadata = {"description": description}
+    if example is not None:
+        metadata["example"] = example
+    return fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(0, maximum, error=message),
+        metadata=metadata,
+    )
+
+
+class EstimateRequestSchema(Schema):
+    """One procedure line to estimate (SPEC section 3)."""
+
+    class Meta:
+        unknown = RAISE
+
+    cpt_code = fields.String(
+        required=True, metadata={"description": "Procedure code (CPT or HCPCS).", "example": "64483"}
+    )
+    payer_id = fields.String(
+        required=True, metadata={"description": "Payer, from GET /api/v1/payers.", "example": "medicare"}
+    )
+    region_id = fields.String(
+        allow_none=True, metadata={"description": "Region, from GET /api/v1/regions (or give zip).", "example": "ny-01"}
+    )
+    zip = fields.String(
+        allow_none=True,
+        metadata={"description": "ZIP code, 5 digits or ZIP+4 (or give region_id).", "example": "10001"},
+    )
+    setting = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(SETTINGS, error=intake.SETTING_CHOICES),
+        metadata={"description": "Where the procedure is done; default office."},
+    )
+    network = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(NETWORKS, error=intake.NETWORK_CHOICES),
+        metadata={"description": "In or out of the payer's network; default in."},
+    )
+    modifiers = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": f"Modifiers: {', '.join(SUPPORTED_MODIFIERS)}.", "example": ["RT"]},
+    )
+    units = WholeNumber(
+        allow_none=True,
+        validate=validate.Range(1, MAX_UNITS, error=intake.UNITS_RANGE),
+        metadata={"description": "Units; default 1.", "example": 1},
+    )
+    date_of_service = fields.String(
+        allow_none=True,
+        metadata={"description": "YYYY-MM-DD; default today.", "format": "date", "example": "2025-05-01"},
+    )
+    deductible = _money("Plan deductible for the year; default the payer's.", 1500)
+    coinsurance = _money(
+        "Patient's coinsurance as a fraction 0..1; default the payer's.", 0.2, 1, intake.COINSURANCE_RANGE
+    )
+    copay = _money("Copay per service; default the payer's.")
+    oop_max = _money("Out-of-pocket maximum for the year; default the payer's.")
+    deductible_met = _money("Deductible already paid this plan year; default 0.", 0)
+    oop_met = _money("Out-of-pocket spending so far this plan year; default 0.", 0)
+
+
+class LevelsSchema(Schema):
+    low = fields.Float(metadata={"description": "US dollars"})
+    expected = fields.Float(metadata={"description": "US dollars"})
+    high = fields.Float(metadata={"description": "US dollars"})
+
+
+class ComponentSchema(Schema):
+    component = fields.String(metadata={"enum": ["professional", "facility"]})
+    basis = fields.String(metadata={"enum": ["amount", "baseline", "rvu"]})
+    value = fields.Float(metadata={"description": "The rate row's value (dollars, multiple, or dollars per RVU)."})
+    region_factor = fields.Float()
+    allowed_amount = fields.Nested(LevelsSchema)
+
+
+class CostSharingSchema(Schema):
+    deductible = fields.Float()
+    coinsurance = fields.Float()
+    copay = fields.Float()
+    oop_max = fields.Float(allow_none=True)
+    deductible_met = fields.Float()
+    oop_met = fields.Float()
+    deductible_part = fields.Nested(LevelsSchema)
+    coinsurance_part = fields.Nested(LevelsSchema)
+    copay_part = fields.Nested(LevelsSchema)
+    cap_reduction = fields.Nested(LevelsSchema)
+
+
+class PriorAuthSchema(Schema):
+    status = fields.String(metadata={"enum": [*PA_STATUSES, "unknown", "not_applicable"]})
+    crd_code = fields.String(allow_none=True, metadata={"enum": ["auth-needed", "no-auth", "conditional", None]})
+    reason = fields.String()
+    documentation = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+
+
+class EstimateSchema(Schema):
+    """The answer for one procedure line (SPEC section 5)."""
+
+    cpt_code = fields.String()
+    description = fields.String()
+    payer_id = fields.String()
+    payer_name = fields.String()
+    region_id = fields.String(allow_none=True)
+    region_name = fields.String(allow_none=True)
+    zip = fields.String(allow_none=True)
+    setting = fields.String()
+    network = fields.String()
+    modifiers = fields.List(fields.String())
+    units = WholeNumber()
+    date_of_service = fields.String(metadata={"format": "date"})
+    baseline_range = fields.Nested(LevelsSchema)
+    allowed_amount = fields.Nested(LevelsSchema)
+    patient_responsibility = fields.Nested(LevelsSchema)
+    payer_responsibility = fields.Nested(LevelsSchema)
+    balance_billing = fields.Nested(LevelsSchema)
+    components = fields.List(fields.Nested(ComponentSchema))
+    cost_sharing = fields.Nested(CostSharingSchema)
+    prior_authorization = fields.Nested(PriorAuthSchema)
+    good_faith_estimate = fields.Boolean()
+    good_faith_notice = fields.String()
+    warnings = fields.List(fields.String())
+    explanation = fields.List(fields.String())
+
+
+class ProcedureSchema(Schema):
+    cpt_code = fields.String()
+    description = fields.String()
+    category = fields.String()
+    baseline_low = fields.Float()
+    baseline_typical = fields.Float()
+    baseline_high = fields.Float()
+    bilateral_indicator = fields.Integer()
+    work_rvu = fields.Float(allow_none=True)
+    pe_rvu_nonfacility = fields.Float(allow_none=True)
+    pe_rvu_facility = fields.Float(allow_none=True)
+    mp_rvu = fields.Float(allow_none=True)
+
+
+class PayerSchema(Schema):
+    payer_id = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"enum": list(PAYER_KINDS)})
+    deductible = fields.Float()
+    coinsurance = fields.Float()
+    copay = fields.Float()
+    oop_max = fields.Float(allow_none=True)
+    oon_factor = fields.Float(allow_none=True)
+    balance_billing = fields.Boolean()
+
+
+class RegionSchema(Schema):
+    region_id = fields.String()
+    name = fields.String()
+    state = fields.String()
+    geo_factor = fields.Float()
+    gpci_work = fields.Float()
+    gpci_pe = fields.Float()
+    gpci_mp = fields.Float()
+
+
+class RegionQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    state = fields.String(metadata={"description": "Only the regions of this state (two letters).", "example": "NY"})
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+    fee_schedules = fields.String(metadata={"description": "The fee-schedule directory loaded."})
+    effective_from = fields.String(allow_none=True, metadata={"description": "Earliest rate date on file."})
+    effective_to = fields.String(allow_none=True, metadata={"description": "Latest rate date on file (null = open)."})
+    procedures = fields.Integer()
+    payers = fields.Integer()
+    regions = fields.Integer()
+    version = fields.String()
+
+
+class ErrorSchema(Schema):
+    """Every error: HTTP code and name, a message, and per-field messages (422)."""
+
+    code = fields.Integer(metadata={"example": 422})
+    status = fields.String(metadata={"example": "Unprocessable Entity"})
+    message = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"example": {"units": [intake.UNITS_RANGE]}},
+    )
