@@ -1,10 +1,9 @@
 """Patient and payer shares of the allowed amount (SPEC section 4, step 8)."""
 
 import numpy as np
-import pandas as pd
 
 from .glossary import BENEFIT_FIELDS, LEVELS
-from .matching import case_ids, most_specific
+from .matching import distinct
 
 
 def resolve_benefits(work, schedules):
@@ -12,29 +11,31 @@ def resolve_benefits(work, schedules):
 
     A field the request gives wins; otherwise the payer's benefit period in effect on the date of
     service (``benefit_periods.csv``, where it gives that field); otherwise the payer's default in
-    ``payers.csv``. Needs ``payer_id``, ``period`` and the request's benefit columns (NaN = not given).
+    ``payers.csv``. Needs ``payer_id``, ``period``, ``payer_position`` and the request's benefit columns
+    (NaN = not given).
 
     Returns
     -------
-    pandas.DataFrame
+    dict of numpy.ndarray
         ``deductible``, ``coinsurance``, ``copay``, ``oop_max`` (NaN = no cap), and ``defaulted_<field>``
         (bool) for each.
     """
-    per_row, cases = case_ids(work, ["payer_id", "period"])
-    cases["day"] = schedules.period_start(cases["period"].to_numpy())
-    periods = schedules.benefit_periods
-    chosen = most_specific(cases, periods, ["payer_id"], [1])[per_row]
+    group, first = distinct(work["payer_id"], work["period"])
+    chosen = schedules.benefit_index.lookup([work["payer_id"][first]], schedules.period_start(work["period"][first]))[
+        group
+    ]
     found = chosen >= 0
     take = np.maximum(chosen, 0)
-    payers = schedules.payers.reindex(work["payer_id"])
+    periods, payers = schedules.arrays["benefit_periods"], schedules.arrays["payers"]
     out = {}
     for field in BENEFIT_FIELDS:
-        given = work[field].to_numpy()
-        from_period = np.where(found, periods[field].to_numpy()[take] if len(periods) else np.nan, np.nan)
-        default = np.where(np.isnan(from_period), payers[field].to_numpy(), from_period)
+        given = work[field]
+        from_period = periods[field][take] if len(periods[field]) else np.full(len(take), np.nan)
+        from_period = np.where(found, from_period, np.nan)
+        default = np.where(np.isnan(from_period), payers[field][work["payer_position"]], from_period)
         out[field] = np.where(np.isnan(given), default, given)
         out[f"defaulted_{field}"] = np.isnan(given)
-    return pd.DataFrame(out, index=work.index)
+    return out
 
 
 def share_costs(allowed, balance, benefits, self_pay):
@@ -44,7 +45,7 @@ def share_costs(allowed, balance, benefits, self_pay):
     ----------
     allowed, balance : dict of level -> numpy.ndarray
         The allowed amount ``A`` and the balance bill per level, in dollars.
-    benefits : pandas.DataFrame
+    benefits : dict of numpy.ndarray
         ``deductible``, ``coinsurance``, ``copay``, ``oop_max`` (NaN = no cap), ``deductible_met``,
         ``oop_met``.
     self_pay : numpy.ndarray of bool
@@ -52,15 +53,15 @@ def share_costs(allowed, balance, benefits, self_pay):
 
     Returns
     -------
-    pandas.DataFrame
+    dict of numpy.ndarray
         Per level: ``deductible_part``, ``coinsurance_part``, ``copay_part``, ``cap_reduction``
-        (they add up to the patient's share of ``A``), ``patient`` (balance bill included) and ``payer``.
+        (``deductible_part + coinsurance_part + copay_part - cap_reduction`` is the patient's share of
+        ``A``), ``patient`` (balance bill included) and ``payer``.
     """
-    remaining_deductible = np.maximum(0.0, benefits["deductible"].to_numpy() - benefits["deductible_met"].to_numpy())
-    coinsurance = benefits["coinsurance"].to_numpy()
-    copay = benefits["copay"].to_numpy()
-    oop_max = benefits["oop_max"].to_numpy()
-    cap_room = np.maximum(0.0, oop_max - benefits["oop_met"].to_numpy())  # NaN where there is no cap
+    remaining_deductible = np.maximum(0.0, benefits["deductible"] - benefits["deductible_met"])
+    coinsurance = benefits["coinsurance"]
+    copay = benefits["copay"]
+    cap_room = np.maximum(0.0, benefits["oop_max"] - benefits["oop_met"])  # NaN where there is no cap
     out = {}
     for level in LEVELS:
         a = allowed[level]
@@ -75,4 +76,4 @@ def share_costs(allowed, balance, benefits, self_pay):
         out[f"cap_reduction_{level}"] = np.where(self_pay, 0.0, before_cap - p)
         out[f"patient_{level}"] = p + balance[level]
         out[f"payer_{level}"] = a - p
-    return pd.DataFrame(out, index=benefits.index)
+    return out

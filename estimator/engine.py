@@ -14,8 +14,11 @@ from . import pricing
 from .cost_sharing import resolve_benefits, share_costs
 from .glossary import BENEFIT_FIELDS, LEVELS, MESSAGE_SEPARATOR, levels
 from .intake import Intake, parse_requests
+from .matching import distinct
 from .money import round_cents
 from .prior_auth import prior_authorization
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 NO_REGION = 1 << 0
 DEFAULT_DATE = 1 << 1
@@ -67,20 +70,30 @@ MONEY_PREFIXES = (
 
 @dataclass(frozen=True)
 class Estimates:
-    """The estimates of a frame of requests, row for row and in order.
+    """The estimates of a batch of requests, row for row and in order.
 
-    ``frame`` holds the request echo, every intermediate figure (see :func:`estimate`), the answer
-    figures rounded to cents, ``warnings`` (joined with ``MESSAGE_SEPARATOR``) and ``error`` (``""``
-    when the row was estimated). ``intake`` keeps the per-field validation messages.
+    ``columns`` maps every column name to an array with one entry per request: the request echo, every
+    intermediate figure (see :func:`estimate`), the answer figures rounded to cents, ``warnings``
+    (joined with ``MESSAGE_SEPARATOR``), ``valid`` and ``error`` (``""`` when the row was estimated).
+    ``intake`` keeps the per-field validation messages.
     """
 
-    frame: pd.DataFrame
+    columns: dict
     intake: Intake
+
+    @property
+    def frame(self):
+        """The columns as a DataFrame."""
+        return pd.DataFrame(self.columns)
+
+    def row(self, i):
+        """Row ``i`` as a dict of plain values."""
+        return {name: values[i] for name, values in self.columns.items()}
 
 
 def day_number(day):
     """Day number (days since 1970-01-01) of a ``datetime.date``."""
-    return int(np.datetime64(day, "D").astype("int64"))
+    return day.toordinal() - _EPOCH
 
 
 def estimate(raw, schedules, today=None):
@@ -88,7 +101,7 @@ def estimate(raw, schedules, today=None):
 
     Parameters
     ----------
-    raw : pandas.DataFrame
+    raw : pandas.DataFrame or mapping of column name to sequence
         Requests as text cells, columns named after the request fields (SPEC section 3).
     schedules : Schedules
     today : datetime.date, optional
@@ -97,7 +110,7 @@ def estimate(raw, schedules, today=None):
     Returns
     -------
     Estimates
-        Columns added per request, among others: ``region_id`` (resolved), ``state``, ``geo_factor``,
+        Columns per request, among others: ``region_id`` (resolved), ``state``, ``geo_factor``,
         ``modifier_factor``, ``professional_*`` and ``facility_*`` (basis, value, region factor, amounts),
         ``in_network_*`` (``A`` before step 7), ``billed_*``, ``allowed_*``, the benefit figures used,
         ``deductible_part_*``, ``coinsurance_part_*``, ``copay_part_*``, ``cap_reduction_*``,
@@ -105,38 +118,32 @@ def estimate(raw, schedules, today=None):
         ``warning_flags``, ``warnings`` and ``error``.
     """
     today = today or dt.date.today()
-    raw = raw.reset_index(drop=True)
     intake = parse_requests(raw, schedules, day_number(today))
     valid = ~intake.invalid
-    work = _context(intake.frame.loc[valid], schedules)
+    requests = {name: values[valid] for name, values in intake.columns.items()}
+    work = _context(requests, schedules)
 
     professional = pricing.price_component(work, schedules, "professional")
     facility = pricing.price_component(work, schedules, "facility")
-    in_network = {
-        level: professional[f"professional_{level}"].to_numpy() + facility[f"facility_{level}"].to_numpy()
-        for level in LEVELS
-    }
+    in_network = {level: professional[f"professional_{level}"] + facility[f"facility_{level}"] for level in LEVELS}
     oon = pricing.out_of_network(work, in_network)
     benefits = resolve_benefits(work, schedules)
-    benefits = benefits.assign(deductible_met=work["deductible_met"], oop_met=work["oop_met"])
-    allowed = {level: oon[f"allowed_{level}"].to_numpy() for level in LEVELS}
-    balance = {level: oon[f"balance_billing_{level}"].to_numpy() for level in LEVELS}
-    shares = share_costs(allowed, balance, benefits, work["self_pay"].to_numpy())
+    benefits.update(deductible_met=work["deductible_met"], oop_met=work["oop_met"])
+    allowed = {level: oon[f"allowed_{level}"] for level in LEVELS}
+    balance = {level: oon[f"balance_billing_{level}"] for level in LEVELS}
+    shares = share_costs(allowed, balance, benefits, work["self_pay"])
     auth = prior_authorization(work, schedules)
 
-    result = pd.concat(
-        [
-            work.drop(columns=[*BENEFIT_FIELDS, "deductible_met", "oop_met"]),
-            professional,
-            facility,
-            pd.DataFrame({f"in_network_{k}": v for k, v in in_network.items()}, index=work.index),
-            oon,
-            benefits,
-            shares,
-            auth,
-        ],
-        axis=1,
-    )
+    result = {
+        **work,
+        **professional,
+        **facility,
+        **{f"in_network_{level}": amount for level, amount in in_network.items()},
+        **oon,
+        **benefits,
+        **shares,
+        **auth,
+    }
     result["warning_flags"] = _warning_flags(result)
     result["warnings"] = _warning_text(result, today)
     result["good_faith_estimate"] = result["self_pay"]
@@ -144,85 +151,102 @@ def estimate(raw, schedules, today=None):
         for column in levels(prefix):
             result[column] = round_cents(result[column])
 
-    frame = result.reindex(intake.frame.index)
-    frame["valid"] = valid
-    for column in ("cpt_code", "payer_id", "zip", "setting", "network", "modifiers", "units"):
-        frame[column] = intake.frame[column]
-    frame["region_id"] = frame["region_id"].where(valid, intake.frame["region_id"])
-    frame["date_of_service"] = np.asarray(intake.frame["date_of_service"], dtype="datetime64[D]").astype(str)
-    frame["warnings"] = frame["warnings"].fillna("")
-    frame["error"] = intake.error_text()
-    return Estimates(frame=frame, intake=intake)
+    columns = {name: _expand(values, valid) for name, values in result.items()}
+    for name in ("cpt_code", "payer_id", "region_id", "zip", "setting", "network", "modifiers", "units"):
+        columns[name] = intake.columns[name]
+    columns["date_of_service"] = np.asarray(intake.columns["date_of_service"], dtype="datetime64[D]").astype(str)
+    columns["warnings"] = np.where(valid, columns["warnings"], "")
+    columns["valid"] = valid
+    columns["error"] = intake.error_text()
+    return Estimates(columns=columns, intake=intake)
+
+
+def _expand(values, valid):
+    """Spread the values of the valid rows over all rows (None or NaN on invalid rows)."""
+    if valid.all():
+        return values
+    kind = values.dtype.kind
+    if kind == "f":
+        out = np.full(len(valid), np.nan)
+    elif kind in "iub":
+        out = np.full(len(valid), None, dtype=object) if not valid.any() else np.zeros(len(valid), values.dtype)
+    else:
+        out = np.full(len(valid), None, dtype=object)
+    out[valid] = values
+    return out
 
 
 def _context(requests, schedules):
     """Join what each request needs from the procedure, payer and region files."""
-    procedures = schedules.procedures.reindex(requests["cpt_code"])
-    payers = schedules.payers.reindex(requests["payer_id"])
-    regions = schedules.regions.reindex(requests["region_id"])
-    setting = requests["setting"].to_numpy()
-    pe = np.where(setting == "office", procedures["pe_rvu_nonfacility"], procedures["pe_rvu_facility"])
-    work = requests.assign(
-        description=procedures["description"].to_numpy(),
-        baseline_low=procedures["baseline_low"].to_numpy(),
-        baseline_typical=procedures["baseline_typical"].to_numpy(),
-        baseline_high=procedures["baseline_high"].to_numpy(),
-        bilateral_indicator=procedures["bilateral_indicator"].to_numpy(),
-        work_rvu=procedures["work_rvu"].to_numpy(),
-        pe_rvu_nonfacility=procedures["pe_rvu_nonfacility"].to_numpy(),
-        pe_rvu_facility=procedures["pe_rvu_facility"].to_numpy(),
-        mp_rvu=procedures["mp_rvu"].to_numpy(),
-        has_rvu=~(
-            np.isnan(procedures["work_rvu"].to_numpy()) | np.isnan(pe) | np.isnan(procedures["mp_rvu"].to_numpy())
-        ),
-        payer_kind=payers["kind"].to_numpy(),
-        self_pay=(payers["kind"] == "self_pay").to_numpy(),
-        oon_factor=payers["oon_factor"].to_numpy(),
-        balance_billing=payers["balance_billing"].to_numpy(bool),
-        state=regions["state"].fillna("").to_numpy(),
-        region_name=regions["name"].fillna("").to_numpy(),
-        geo_factor=regions["geo_factor"].fillna(1.0).to_numpy(),
-        gpci_work=regions["gpci_work"].fillna(1.0).to_numpy(),
-        gpci_pe=regions["gpci_pe"].fillna(1.0).to_numpy(),
-        gpci_mp=regions["gpci_mp"].fillna(1.0).to_numpy(),
-        period=schedules.period_of(requests["date_of_service"].to_numpy()),
-    )
-    return work.assign(modifier_factor=pricing.modifier_factor(work))
+    p = schedules.procedures.index.get_indexer(requests["cpt_code"])
+    y = schedules.payers.index.get_indexer(requests["payer_id"])
+    r = schedules.regions.index.get_indexer(requests["region_id"])
+    procedures, payers, regions = (schedules.arrays[t] for t in ("procedures", "payers", "regions"))
+    has_region = r >= 0
+    r = np.maximum(r, 0)
+    work = dict(requests)
+    for column in (
+        "description",
+        "baseline_low",
+        "baseline_typical",
+        "baseline_high",
+        "bilateral_indicator",
+        "work_rvu",
+        "pe_rvu_nonfacility",
+        "pe_rvu_facility",
+        "mp_rvu",
+    ):
+        work[column] = procedures[column][p]
+    pe = np.where(work["setting"] == "office", work["pe_rvu_nonfacility"], work["pe_rvu_facility"])
+    work["has_rvu"] = ~(np.isnan(work["work_rvu"]) | np.isnan(pe) | np.isnan(work["mp_rvu"]))
+    work["payer_position"] = y
+    work["payer_kind"] = payers["kind"][y]
+    work["self_pay"] = work["payer_kind"] == "self_pay"
+    work["oon_factor"] = payers["oon_factor"][y]
+    work["balance_billing"] = payers["balance_billing"][y].astype(bool)
+    work["state"] = np.where(has_region, regions["state"][r], "")
+    work["region_name"] = np.where(has_region, regions["name"][r], "")
+    for column in ("geo_factor", "gpci_work", "gpci_pe", "gpci_mp"):
+        work[column] = np.where(has_region, regions[column][r], 1.0)
+    work["period"] = schedules.period_of(requests["date_of_service"])
+    work["modifier_factor"] = pricing.modifier_factor(work)
+    return work
 
 
 def _warning_flags(r):
     """One integer of warning bits per row."""
-    self_pay = r["self_pay"].to_numpy(bool)
-    benefits_given = np.zeros(len(r), dtype=bool)
-    flags = np.zeros(len(r), dtype="int64")
-
-    def flag(bit, mask):
-        nonlocal flags
-        flags = flags | np.where(np.asarray(mask, dtype=bool), bit, 0)
-
-    flag(NO_REGION, r["region_id"] == "")
-    flag(DEFAULT_DATE, ~r["date_given"].to_numpy(bool))
-    flag(BASELINE_FALLBACK, r["professional_fallback"])
-    flag(NO_FACILITY_RATE, r["setting"].isin(pricing.FACILITY_SETTINGS).to_numpy() & ~r["facility_priced"])
-    flag(BILATERAL_ONE_SIDE, r["bilateral"].to_numpy(bool) & (r["bilateral_indicator"] == 0).to_numpy())
-    flag(OON_NOT_COVERED, r["oon_applied"].to_numpy(bool) & ~r["oon_covered"].to_numpy(bool))
-    flag(OON_BILLED, r["oon_applied"])
+    self_pay = r["self_pay"]
+    conditions = {
+        NO_REGION: r["region_id"] == "",
+        DEFAULT_DATE: ~r["date_given"],
+        BASELINE_FALLBACK: r["professional_fallback"],
+        NO_FACILITY_RATE: np.isin(r["setting"], pricing.FACILITY_SETTINGS) & ~r["facility_priced"],
+        BILATERAL_ONE_SIDE: r["bilateral"] & (r["bilateral_indicator"] == 0),
+        OON_NOT_COVERED: r["oon_applied"] & ~r["oon_covered"],
+        OON_BILLED: r["oon_applied"],
+        PA_UNKNOWN: r["pa_status"] == "unknown",
+    }
+    benefits_given = np.zeros(len(self_pay), dtype=bool)
     for field, bit in DEFAULTED.items():
-        flag(bit, r[f"defaulted_{field}"].to_numpy(bool) & ~self_pay)
-        benefits_given |= ~r[f"defaulted_{field}"].to_numpy(bool)
-    flag(SELF_PAY_IGNORED, self_pay & ((r["network"] == "out").to_numpy() | benefits_given))
-    flag(PA_UNKNOWN, r["pa_status"] == "unknown")
+        conditions[bit] = r[f"defaulted_{field}"] & ~self_pay
+        benefits_given |= ~r[f"defaulted_{field}"]
+    conditions[SELF_PAY_IGNORED] = self_pay & ((r["network"] == "out") | benefits_given)
+    flags = np.zeros(len(self_pay), dtype="int64")
+    for bit, mask in conditions.items():
+        flags |= np.where(mask, bit, 0)
     return flags
 
 
 def _warning_text(r, today):
     """Warning messages per row, built once per distinct combination of flags and rate notes."""
-    keys = pd.MultiIndex.from_arrays(
-        [r["warning_flags"].to_numpy(), r["professional_note"].to_numpy(object), r["facility_note"].to_numpy(object)]
-    )
-    codes, combos = keys.factorize()
-    texts = [MESSAGE_SEPARATOR.join(_messages(flags, notes, today)) for flags, *notes in combos]
-    return np.asarray(texts + [""], dtype=object)[codes]
+    group, first = distinct(r["warning_flags"], r["professional_note"], r["facility_note"])
+    texts = [
+        MESSAGE_SEPARATOR.join(_messages(flags, (p_note, f_note), today))
+        for flags, p_note, f_note in zip(
+            r["warning_flags"][first], r["professional_note"][first], r["facility_note"][first], strict=True
+        )
+    ]
+    return np.asarray(texts, dtype=object)[group] if len(group) else np.zeros(0, dtype=object)
 
 
 def _messages(flags, notes, today):

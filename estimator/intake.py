@@ -1,10 +1,13 @@
 """Turn requests given as text cells (a CSV row, or a JSON body rendered as text) into typed columns.
 
 Every rule of SPEC section 3 lives here, with the message a user sees, so the JSON API, the web form and
-the batch paths refuse the same input with the same words. Work is done once per distinct cell value,
-which keeps a million-row batch fast: real batches repeat codes, payers, dates and ZIPs.
+the batch paths refuse the same input with the same words. Each column is factorised first and every
+rule runs once per *distinct* cell value, then spreads back to the rows: real batches repeat codes,
+payers, dates and ZIPs, so a million rows cost a few thousand parses.
 """
 
+import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -20,7 +23,6 @@ from .glossary import (
     SETTINGS,
     SUPPORTED_MODIFIERS,
 )
-from .schedules import days_from_iso
 
 MISSING = "Missing data for required field."
 NOT_INTEGER = "Not a valid integer."
@@ -47,45 +49,47 @@ NETWORK_CHOICES = one_of(NETWORKS)
 UNITS_RANGE = between(1, MAX_UNITS)
 MONEY_RANGE = between(0, MAX_MONEY)
 COINSURANCE_RANGE = between(0, 1)
+
 _MODIFIER_SPLIT = re.compile(r"[\s,;]+")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_SPECIAL = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ZIP = re.compile(r"\d{5}(?:-?\d{4})?")
+_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
 class Intake:
     """Typed requests and their validation messages.
 
-    ``frame`` has one row per request: ``cpt_code``, ``payer_id``, ``region_id`` (resolved from the ZIP;
-    ``""`` = national), ``zip``, ``setting``, ``network``, ``modifiers`` (normalised, space-separated),
-    ``bilateral`` (bool), ``units`` (int), ``date_of_service`` (day number), ``date_given`` (bool), the
-    benefit fields as float (NaN = not given: the payer's default applies), ``deductible_met`` and
-    ``oop_met`` (0 when not given). ``messages`` maps each field to an object array holding, per row,
-    the first message for that field or ``None``. Rows with any message are not estimated.
+    ``columns`` maps names to arrays, one entry per request: ``cpt_code``, ``payer_id``, ``region_id``
+    (resolved from the ZIP; ``""`` = national), ``zip``, ``setting``, ``network``, ``modifiers``
+    (normalised, space-separated), ``bilateral`` (bool), ``units`` (int), ``date_of_service`` (day
+    number), ``date_given`` (bool), the benefit fields as float (NaN = not given: the payer's default
+    applies), ``deductible_met`` and ``oop_met`` (0 when not given). ``messages`` maps each field to an
+    object array holding, per row, the first message for that field or ``None``.
     """
 
-    frame: pd.DataFrame
+    columns: dict
     messages: dict
+    size: int
 
     @property
     def invalid(self):
         """Boolean array: the rows that failed validation."""
-        bad = np.zeros(len(self.frame), dtype=bool)
+        bad = np.zeros(self.size, dtype=bool)
         for msgs in self.messages.values():
-            bad |= pd.notna(msgs)
+            bad |= msgs != None  # noqa: E711 - elementwise on an object array
         return bad
 
     def error_text(self):
         """Per-row ``field: message`` text joined with ``; `` (``""`` for valid rows), vectorised."""
-        out = pd.Series("", index=self.frame.index, dtype="object")
-        for field in REQUEST_FIELDS:
-            msgs = self.messages.get(field)
-            if msgs is None:
-                continue
-            has = pd.notna(msgs)
-            if not has.any():
-                continue
-            part = pd.Series(msgs, index=self.frame.index, dtype="object")
-            joined = np.where(out == "", field + ": " + part, out + "; " + field + ": " + part)
-            out = out.where(~has, pd.Series(joined, index=out.index))
+        out = np.full(self.size, "", dtype=object)
+        for field, msgs in self.messages.items():
+            has = msgs != None  # noqa: E711
+            part = np.char.add(f"{field}: ", msgs[has].astype(str)).astype(object)
+            sep = np.where(out[has] == "", "", "; ").astype(object)
+            out[has] = out[has] + sep + part
         return out
 
     def row_messages(self, i):
@@ -94,20 +98,20 @@ class Intake:
 
 
 class _Distinct:
-    """A column of text cells seen as distinct values plus, per row, the index of its value."""
+    """A column of text cells as its distinct stripped values plus, per row, the index of its value."""
 
     def __init__(self, cells):
-        codes, uniques = pd.factorize(pd.Series(cells, dtype="object"), use_na_sentinel=True)
-        values = pd.Series(uniques, dtype="object")
-        if (codes < 0).any():
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        values = ["" if v is None else str(v).strip() for v in uniques]
+        if (codes < 0).any():  # missing cells (None or NaN) are blank
             codes = np.where(codes < 0, len(values), codes)
-            values = pd.concat([values, pd.Series([""], dtype="object")], ignore_index=True)
+            values.append("")
         self.codes = codes
-        self.values = values.astype(str).str.strip()
+        self.values = values
 
-    def rows(self, per_value):
-        """Expand an array computed per distinct value to one entry per row."""
-        return np.asarray(per_value)[self.codes]
+    def rows(self, per_value, dtype=object):
+        """Spread a list computed per distinct value to one entry per row."""
+        return np.asarray(per_value, dtype=dtype)[self.codes] if len(self.codes) else np.zeros(0, dtype=dtype)
 
 
 class _Messages:
@@ -122,28 +126,42 @@ class _Messages:
         if not mask.any():
             return
         current = self.by_field.setdefault(field, np.full(self.n, None, dtype=object))
-        free = mask & pd.isna(current)
+        free = mask & (current == None)  # noqa: E711
         current[free] = message if isinstance(message, str) else np.asarray(message, dtype=object)[free]
 
 
-def _cells(raw, field):
-    if field in raw.columns:
-        return raw[field].to_numpy(object)
-    return np.full(len(raw), "", dtype=object)
+def _cells(raw, field, n):
+    if field in raw:
+        column = raw[field]
+        return column.to_numpy(object) if isinstance(column, pd.Series) else np.asarray(column, dtype=object)
+    return np.full(n, "", dtype=object)
 
 
-def _number(values):
-    """Per distinct text value: (number, message or None) for a money-like field."""
-    numbers = pd.to_numeric(values.where(values != ""), errors="coerce").to_numpy("float64")
-    lowered = values.str.lower().str.lstrip("+-")
-    special = lowered.isin(["nan", "inf", "infinity"]).to_numpy()
-    bad = (values != "").to_numpy() & np.isnan(numbers) & ~special
-    messages = np.where(special, NOT_FINITE, np.where(bad, NOT_NUMBER, None))
-    numbers = np.where(special, np.nan, numbers)
-    return numbers, messages
+def _number(text):
+    """(value, message) for one money-like cell; blank gives (nan, None)."""
+    if text == "":
+        return math.nan, None
+    if _SPECIAL.fullmatch(text):
+        return math.nan, NOT_FINITE
+    if not _NUMBER.fullmatch(text):
+        return math.nan, NOT_NUMBER
+    value = float(text)
+    if math.isinf(value):
+        return math.nan, NOT_FINITE
+    return value, None
 
 
-def _parse_modifiers(text):
+def _day(text):
+    """Day number of an ISO date cell, or None."""
+    if not _DATE.fullmatch(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text).toordinal() - _EPOCH
+    except ValueError:
+        return None
+
+
+def _modifiers(text):
     """Normalise one modifiers cell: (canonical text, bilateral, message or None)."""
     tokens = [t.upper() for t in _MODIFIER_SPLIT.split(text) if t]
     for t in tokens:
@@ -154,16 +172,15 @@ def _parse_modifiers(text):
             return "", False, f"Modifier '{t}' is repeated."
     if "50" in tokens and ("RT" in tokens or "LT" in tokens):
         return "", False, MODIFIER_50_WITH_SIDE
-    bilateral = "50" in tokens or ("RT" in tokens and "LT" in tokens)
-    return " ".join(tokens), bilateral, None
+    return " ".join(tokens), "50" in tokens or ("RT" in tokens and "LT" in tokens), None
 
 
 def parse_requests(raw, schedules, today):
-    """Validate and type a frame of requests given as text cells.
+    """Validate and type requests given as text cells.
 
     Parameters
     ----------
-    raw : pandas.DataFrame
+    raw : pandas.DataFrame or mapping of column name to sequence
         Columns named after the request fields (any may be absent; others are ignored); cells are text,
         blank for "not given".
     schedules : Schedules
@@ -175,107 +192,128 @@ def parse_requests(raw, schedules, today):
     -------
     Intake
     """
-    n = len(raw)
+    n = len(raw) if isinstance(raw, pd.DataFrame) else len(next(iter(raw.values()), ()))
     msgs = _Messages(n)
     out = {}
 
-    code = _Distinct(_cells(raw, "cpt_code"))
-    upper = code.values.str.upper()
-    known = upper.isin(schedules.procedures.index).to_numpy()
-    msgs.add("cpt_code", code.rows(upper == ""), MISSING)
-    msgs.add("cpt_code", code.rows(~known), code.rows(("Unknown procedure code '" + code.values + "'.").to_numpy()))
-    out["cpt_code"] = code.rows(upper.to_numpy(object))
+    def column(field):
+        return _Distinct(_cells(raw, field, n))
 
-    payer = _Distinct(_cells(raw, "payer_id"))
-    lower = payer.values.str.lower()
-    known = lower.isin(schedules.payers.index).to_numpy()
-    msgs.add("payer_id", payer.rows(lower == ""), MISSING)
-    msgs.add("payer_id", payer.rows(~known), payer.rows(("Unknown payer '" + payer.values + "'.").to_numpy()))
-    out["payer_id"] = payer.rows(lower.to_numpy(object))
+    codes = column("cpt_code")
+    known = schedules.keys["cpt_code"]
+    upper = [v.upper() for v in codes.values]
+    msgs.add("cpt_code", codes.rows([u == "" for u in upper], bool), MISSING)
+    msgs.add(
+        "cpt_code",
+        codes.rows([u not in known for u in upper], bool),
+        codes.rows([f"Unknown procedure code '{v}'." for v in codes.values]),
+    )
+    out["cpt_code"] = codes.rows(upper)
 
-    region = _Distinct(_cells(raw, "region_id"))
-    given_region = region.rows(region.values != "")
-    known = region.values.isin(schedules.regions.index).to_numpy()
+    payers = column("payer_id")
+    known = schedules.keys["payer_id"]
+    lower = [v.lower() for v in payers.values]
+    msgs.add("payer_id", payers.rows([v == "" for v in lower], bool), MISSING)
+    msgs.add(
+        "payer_id",
+        payers.rows([v not in known for v in lower], bool),
+        payers.rows([f"Unknown payer '{v}'." for v in payers.values]),
+    )
+    out["payer_id"] = payers.rows(lower)
+
+    regions = column("region_id")
+    known = schedules.keys["region_id"]
+    given_region = regions.rows([v != "" for v in regions.values], bool)
     msgs.add(
         "region_id",
-        region.rows((region.values != "") & ~known),
-        region.rows(("Unknown region '" + region.values + "'.").to_numpy()),
+        regions.rows([v != "" and v not in known for v in regions.values], bool),
+        regions.rows([f"Unknown region '{v}'." for v in regions.values]),
     )
 
-    zips = _Distinct(_cells(raw, "zip"))
-    zip_ok = zips.values.str.fullmatch(r"\d{5}(?:-?\d{4})?").to_numpy(bool)
-    zip3 = zips.values.str[:3]
-    mapped = zip3.map(schedules.zip_regions["region_id"]).to_numpy(object)
-    zip_region = pd.Series(np.where(zip_ok & pd.notna(mapped), mapped, None), dtype="object")
-    given_zip = zips.rows(zips.values != "")
-    msgs.add("zip", zips.rows((zips.values != "") & ~zip_ok), BAD_ZIP)
+    zips = column("zip")
+    zip_map = schedules.zip_map
+    zip_ok = [bool(_ZIP.fullmatch(v)) for v in zips.values]
+    zip_region = [zip_map.get(v[:3], "") if ok else "" for v, ok in zip(zips.values, zip_ok, strict=True)]
+    given_zip = zips.rows([v != "" for v in zips.values], bool)
+    msgs.add("zip", zips.rows([v != "" and not ok for v, ok in zip(zips.values, zip_ok, strict=True)], bool), BAD_ZIP)
     msgs.add(
         "zip",
-        zips.rows(zip_ok & zip_region.isna().to_numpy()),
-        zips.rows(("No region of the fee schedules covers ZIP codes starting " + zip3 + ".").to_numpy()),
+        zips.rows([ok and r == "" for ok, r in zip(zip_ok, zip_region, strict=True)], bool),
+        zips.rows([f"No region of the fee schedules covers ZIP codes starting {v[:3]}." for v in zips.values]),
     )
     msgs.add("region_id", given_region & given_zip, REGION_AND_ZIP)
-    out["region_id"] = np.where(
-        given_zip,
-        zips.rows(np.where(zip_region.isna(), "", zip_region).astype(object)),
-        region.rows(region.values.to_numpy(object)),
-    )
-    out["zip"] = zips.rows(zips.values.to_numpy(object))
+    out["region_id"] = np.where(given_zip, zips.rows(zip_region), regions.rows(regions.values))
+    out["zip"] = zips.rows(zips.values)
 
     for field, choices, default, message in (
         ("setting", SETTINGS, "office", SETTING_CHOICES),
         ("network", NETWORKS, "in", NETWORK_CHOICES),
     ):
-        cells = _Distinct(_cells(raw, field))
-        value = cells.values.replace("", default)
-        msgs.add(field, cells.rows(~value.isin(choices).to_numpy()), message)
-        out[field] = cells.rows(value.to_numpy(object))
+        cells = column(field)
+        value = [v or default for v in cells.values]
+        msgs.add(field, cells.rows([v not in choices for v in value], bool), message)
+        out[field] = cells.rows(value)
 
-    mods = _Distinct(_cells(raw, "modifiers"))
-    parsed = [_parse_modifiers(text) for text in mods.values]  # once per distinct cell, not per row
-    out["modifiers"] = mods.rows(np.array([p[0] for p in parsed], dtype=object))
-    out["bilateral"] = mods.rows(np.array([p[1] for p in parsed], dtype=bool))
-    msgs.add(
-        "modifiers",
-        mods.rows(np.array([p[2] is not None for p in parsed], dtype=bool)),
-        mods.rows(np.array([p[2] for p in parsed], dtype=object)),
-    )
-    indicator = schedules.procedures["bilateral_indicator"].reindex(out["cpt_code"]).to_numpy()
+    mods = column("modifiers")
+    parsed = [_modifiers(text) for text in mods.values]
+    out["modifiers"] = mods.rows([p[0] for p in parsed])
+    out["bilateral"] = mods.rows([p[1] for p in parsed], bool)
+    msgs.add("modifiers", mods.rows([p[2] is not None for p in parsed], bool), mods.rows([p[2] for p in parsed]))
+    position = schedules.procedures.index.get_indexer(out["cpt_code"])
+    indicator = np.where(position >= 0, schedules.arrays["procedures"]["bilateral_indicator"][position], 0)
     not_bilateral = out["bilateral"] & (indicator == 9)
+    if not_bilateral.any():
+        msgs.add(
+            "modifiers",
+            not_bilateral,
+            np.array(
+                [
+                    f"Bilateral billing does not apply to procedure {c} (bilateral indicator 9): "
+                    "use RT or LT for one side."
+                    for c in out["cpt_code"]
+                ],
+                dtype=object,
+            ),
+        )
+
+    units = column("units")
+    unit_value, unit_message = [], []
+    for text in units.values:
+        value, message = _number(text)
+        if message is None and text != "" and not value.is_integer():
+            message = NOT_INTEGER
+        elif message is not None:
+            message = NOT_INTEGER
+        elif text != "" and not 1 <= value <= MAX_UNITS:
+            message = UNITS_RANGE
+        unit_value.append(int(value) if message is None and text != "" else 1)
+        unit_message.append(message)
+    msgs.add("units", units.rows([m is not None for m in unit_message], bool), units.rows(unit_message))
+    out["units"] = units.rows(unit_value, "int64")
+
+    dates = column("date_of_service")
+    days = [_day(v) for v in dates.values]
     msgs.add(
-        "modifiers",
-        not_bilateral,
-        "Bilateral billing does not apply to procedure "
-        + pd.Series(out["cpt_code"], dtype="object")
-        + " (bilateral indicator 9): use RT or LT for one side.",
+        "date_of_service",
+        dates.rows([v != "" and d is None for v, d in zip(dates.values, days, strict=True)], bool),
+        NOT_DATE,
     )
-
-    units = _Distinct(_cells(raw, "units"))
-    numbers, number_msgs = _number(units.values)
-    integral = np.isfinite(numbers) & (np.floor(numbers) == numbers)
-    unit_msgs = np.where((units.values != "").to_numpy() & ~integral, NOT_INTEGER, None)
-    unit_msgs = np.where(integral & ((numbers < 1) | (numbers > MAX_UNITS)), UNITS_RANGE, unit_msgs)
-    msgs.add("units", units.rows(pd.notna(unit_msgs)), units.rows(unit_msgs))
-    out["units"] = units.rows(np.where(integral & pd.isna(unit_msgs), numbers, 1).astype("int64"))
-
-    dates = _Distinct(_cells(raw, "date_of_service"))
-    days, valid = days_from_iso(dates.values.to_numpy(object))
-    blank = (dates.values == "").to_numpy()
-    msgs.add("date_of_service", dates.rows(~blank & ~valid), NOT_DATE)
-    out["date_of_service"] = dates.rows(np.where(blank | ~valid, today, days))
-    out["date_given"] = dates.rows(~blank)
+    out["date_of_service"] = dates.rows([today if d is None else d for d in days], "int64")
+    out["date_given"] = dates.rows([v != "" for v in dates.values], bool)
 
     for field in (*MONEY_FIELDS, "coinsurance"):
-        cells = _Distinct(_cells(raw, field))
-        numbers, number_msgs = _number(cells.values)
-        high = 1 if field == "coinsurance" else MAX_MONEY
-        range_msg = COINSURANCE_RANGE if field == "coinsurance" else MONEY_RANGE
-        out_of_range = np.isfinite(numbers) & ((numbers < 0) | (numbers > high))
-        number_msgs = np.where(out_of_range, range_msg, number_msgs)
-        msgs.add(field, cells.rows(pd.notna(number_msgs)), cells.rows(number_msgs))
-        default = 0.0 if field in ("deductible_met", "oop_met") else np.nan
-        out[field] = cells.rows(np.where(pd.isna(number_msgs) & np.isfinite(numbers), numbers, default))
+        cells = column(field)
+        high, range_message = (1, COINSURANCE_RANGE) if field == "coinsurance" else (MAX_MONEY, MONEY_RANGE)
+        default = 0.0 if field in ("deductible_met", "oop_met") else math.nan
+        values, messages = [], []
+        for text in cells.values:
+            value, message = _number(text)
+            if message is None and not math.isnan(value) and not 0 <= value <= high:
+                message = range_message
+            values.append(default if message is not None or math.isnan(value) else value)
+            messages.append(message)
+        msgs.add(field, cells.rows([m is not None for m in messages], bool), cells.rows(messages))
+        out[field] = cells.rows(values, "float64")
 
-    frame = pd.DataFrame(out, index=raw.index)
     ordered = {f: msgs.by_field[f] for f in REQUEST_FIELDS if f in msgs.by_field}
-    return Intake(frame=frame, messages=ordered)
+    return Intake(columns=out, messages=ordered, size=n)

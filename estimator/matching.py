@@ -1,64 +1,102 @@
-"""Pick, for each case, the most specific schedule row in effect (SPEC section 4, steps 1 and 9)."""
+"""Pick, for each case, the most specific schedule row in effect (SPEC section 4, steps 1 and 9).
+
+A :class:`RowIndex` is built once per schedule table at load: for each pattern of exact and ``*``
+fields that occurs in the table, a hash map from the exact values to the rows. A lookup then costs a
+few hash probes per *distinct* case (requests repeat payers, codes, settings and regions), whatever the
+number of rows.
+"""
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 
-def most_specific(cases, table, fields, weights, keep=None):
-    """Index of the winning ``table`` row for each case, or -1 where no row matches.
+@dataclass(frozen=True)
+class _Pattern:
+    exact: tuple  # positions of the fields matched exactly
+    score: int
+    rows: dict  # tuple of exact values -> array of row positions
+
+
+class RowIndex:
+    """Most-specific-row lookup over one schedule table.
 
     Parameters
     ----------
-    cases : pandas.DataFrame
-        One row per distinct case: the ``fields`` columns and ``day`` (a day number). A case value of
-        ``""`` (for example no region) matches only ``*`` rows.
     table : pandas.DataFrame
-        Schedule rows: the ``fields`` columns (``*`` = any), ``effective_from`` and ``effective_to``
-        (day numbers, inclusive).
+        Rows with the ``fields`` columns (``*`` = any) and ``effective_from``, ``effective_to`` (day
+        numbers, inclusive).
     fields : list of str
-        The columns matched exactly or by ``*``.
+        Columns matched exactly or by ``*``.
     weights : list of int
-        Score of an exact match in each field; the highest total score wins. Powers of two give a
-        strict preference order, equal weights give "most exact fields wins".
-    keep : callable, optional
-        ``keep(candidates) -> bool array`` drops candidate pairs (columns of both frames) before the choice.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-        Positional index into ``table`` per case. Ties cannot happen in validated schedules.
+        Score of an exact match in each field; the highest total wins. Powers of two give a strict
+        preference order; equal weights give "most exact fields wins". Validated schedules have no ties.
     """
-    n = len(cases)
-    best_row = np.full(n, -1, dtype="int64")
-    best_score = np.full(n, -1, dtype="int64")
-    if n == 0 or len(table) == 0:
-        return best_row
-    stars = np.column_stack([(table[f] == "*").to_numpy() for f in fields])
-    pattern = stars @ (1 << np.arange(len(fields)))
-    left = cases.reset_index(drop=True).assign(_case=np.arange(n))
-    for p in np.unique(pattern):
-        exact = [f for i, f in enumerate(fields) if not (p >> i) & 1]
-        score = sum(w for i, w in enumerate(weights) if not (p >> i) & 1)
-        rows = table.loc[pattern == p].assign(_row=np.flatnonzero(pattern == p))
-        right = rows.drop(columns=[f for f in fields if f not in exact])
-        if exact:
-            cand = left.merge(right, on=exact, how="inner", suffixes=("", "_row"))
-        else:
-            cand = left.merge(right, how="cross", suffixes=("", "_row"))
-        day = cand["day"].to_numpy()
-        ok = (cand["effective_from"].to_numpy() <= day) & (day <= cand["effective_to"].to_numpy())
-        if keep is not None:
-            ok &= np.asarray(keep(cand), dtype=bool)
-        cand = cand.loc[ok]
-        case, row = cand["_case"].to_numpy(), cand["_row"].to_numpy()
-        better = score > best_score[case]
-        best_row[case[better]] = row[better]
-        best_score[case[better]] = score
-    return best_row
+
+    def __init__(self, table, fields, weights):
+        self.fields = list(fields)
+        self.starts = table["effective_from"].to_numpy("int64")
+        self.ends = table["effective_to"].to_numpy("int64")
+        values = [table[f].to_numpy(object) for f in self.fields]
+        star = np.column_stack([v == "*" for v in values]) if len(table) else np.zeros((0, len(fields)), bool)
+        bits = star @ (1 << np.arange(len(fields))) if len(table) else np.zeros(0, dtype=int)
+        patterns = []
+        for p in np.unique(bits):
+            exact = tuple(i for i in range(len(fields)) if not (p >> i) & 1)
+            score = sum(weights[i] for i in exact)
+            positions = np.flatnonzero(bits == p)
+            keys = pd.Series(list(zip(*(values[i][positions] for i in exact), strict=True)), dtype=object)
+            groups = pd.Series(positions).groupby(keys.to_numpy(), sort=False).agg(list)
+            patterns.append(_Pattern(exact, score, {k: np.asarray(v) for k, v in groups.items()}))
+        self.patterns = sorted(patterns, key=lambda pattern: -pattern.score)
+
+    def lookup(self, cases, day, keep=None):
+        """Winning row position per case, or -1.
+
+        Parameters
+        ----------
+        cases : list of numpy.ndarray
+            One array per field (in ``fields`` order), one entry per distinct case. A case value of
+            ``""`` (for example no region) matches only ``*`` rows.
+        day : numpy.ndarray of int64
+            A day number per case.
+        keep : callable, optional
+            ``keep(case, rows) -> bool array`` drops candidate rows of a case (rows are positions).
+        """
+        n = len(day)
+        chosen = np.full(n, -1, dtype="int64")
+        columns = [list(c) for c in cases]
+        for i in range(n):  # one pass per distinct case, not per request
+            d = day[i]
+            for pattern in self.patterns:
+                rows = pattern.rows.get(tuple(columns[f][i] for f in pattern.exact))
+                if rows is None:
+                    continue
+                rows = rows[(self.starts[rows] <= d) & (d <= self.ends[rows])]
+                if keep is not None and len(rows):
+                    rows = rows[keep(i, rows)]
+                if len(rows):
+                    chosen[i] = rows[0]
+                    break
+        return chosen
 
 
-def case_ids(frame, keys):
-    """Group rows by ``keys``: (per-row case id, frame of distinct cases in case-id order)."""
-    codes = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
-    return codes, frame.iloc[first][list(keys)].reset_index(drop=True)
+def distinct(*columns):
+    """Group rows by the values of ``columns``: (per-row group id, first row of each group).
+
+    Vectorised: each column is factorised once, the codes are combined into one integer key.
+    """
+    n = len(columns[0])
+    if n == 0:
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    key = np.zeros(n, dtype="int64")
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        key = key * (len(uniques) + 1) + codes + 1
+        if len(uniques) > 1 and key.max() > 2**52:  # keep the mixed-radix key exact
+            key = pd.factorize(key)[0].astype("int64")
+    group, _ = pd.factorize(key)
+    first = np.full(group.max() + 1, n, dtype="int64")
+    np.minimum.at(first, group, np.arange(n))
+    return group, first

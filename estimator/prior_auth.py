@@ -1,14 +1,15 @@
 """Prior-authorization flag from the rules in effect (SPEC section 4, step 9)."""
 
 import numpy as np
-import pandas as pd
 
 from .glossary import CRD_CODES
-from .matching import case_ids, most_specific
+from .matching import distinct
+from .schedules import RULE_FIELDS
 
-RULE_FIELDS = ["payer_id", "cpt_code", "setting", "network", "state"]
-#: Each exact field counts one: the rule with the most exact fields wins.
-RULE_WEIGHTS = [1, 1, 1, 1, 1]
+SELF_PAY_REASON = "Self-pay: no insurer is involved, so there is no prior authorization."
+NO_RULE_REASON = (
+    "No prior-authorization rule on file for this payer, code and setting: ask the payer whether approval is needed."
+)
 
 
 def prior_authorization(work, schedules):
@@ -19,41 +20,32 @@ def prior_authorization(work, schedules):
 
     Returns
     -------
-    pandas.DataFrame
+    dict of numpy.ndarray
         ``pa_status`` (``required``, ``not_required``, ``conditional``, ``unknown`` or
         ``not_applicable``), ``pa_crd_code`` (None where no CRD code applies), ``pa_reason``,
         ``pa_documentation``, ``pa_source``.
     """
-    per_row, cases = case_ids(work, [*RULE_FIELDS, "period"])
-    cases["day"] = schedules.period_start(cases["period"].to_numpy())
-    rules = schedules.prior_auth
-    chosen = most_specific(cases, rules, RULE_FIELDS, RULE_WEIGHTS)[per_row]
-    found = chosen >= 0
+    keys = [work[f] for f in RULE_FIELDS] + [work["period"]]
+    group, first = distinct(*keys)
+    chosen = schedules.rule_index.lookup([k[first] for k in keys[:-1]], schedules.period_start(keys[-1][first]))
+    chosen = chosen[group]
+    rules = schedules.arrays["prior_auth"]
+    found = (chosen >= 0) & ~work["self_pay"]
     take = np.maximum(chosen, 0)
-    self_pay = work["self_pay"].to_numpy(bool)
 
     def column(name, missing):
-        values = rules[name].to_numpy(object)[take] if len(rules) else np.full(len(work), missing, dtype=object)
-        return np.where(found & ~self_pay, values, missing)
+        if not len(rules[name]):
+            return np.full(len(chosen), missing, dtype=object)
+        return np.where(found, rules[name][take], missing)
 
-    status = np.where(self_pay, "not_applicable", np.where(found, column("status", "unknown"), "unknown"))
-    reason = np.where(
-        self_pay,
-        "Self-pay: no insurer is involved, so there is no prior authorization.",
-        np.where(
-            found,
-            column("reason", ""),
-            "No prior-authorization rule on file for this payer, code and "
-            "setting: ask the payer whether approval is needed.",
-        ),
-    )
-    return pd.DataFrame(
-        {
-            "pa_status": status,
-            "pa_crd_code": pd.Series(status, index=work.index).map(CRD_CODES).to_numpy(object),
-            "pa_reason": reason,
-            "pa_documentation": column("documentation", ""),
-            "pa_source": column("source", ""),
-        },
-        index=work.index,
-    )
+    status = np.where(work["self_pay"], "not_applicable", column("status", "unknown")).astype(object)
+    reason = np.where(work["self_pay"], SELF_PAY_REASON, column("reason", NO_RULE_REASON))
+    crd = np.array([CRD_CODES.get(s) for s in ("required", "not_required", "conditional")] + [None], dtype=object)
+    crd_position = np.select([status == "required", status == "not_required", status == "conditional"], [0, 1, 2], 3)
+    return {
+        "pa_status": status,
+        "pa_crd_code": crd[crd_position],
+        "pa_reason": reason,
+        "pa_documentation": column("documentation", ""),
+        "pa_source": column("source", ""),
+    }

@@ -8,6 +8,7 @@ import csv
 import io
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,15 @@ import pandas as pd
 
 from .errors import ScheduleError, ScheduleProblem
 from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, PA_STATUSES, PAYER_KINDS, SETTINGS
+from .matching import RowIndex
+
+#: Rate rows: payer and component always match exactly; then an exact code beats an exact region,
+#: which beats an exact setting (SPEC section 4, step 1).
+RATE_FIELDS = ["payer_id", "component", "cpt_code", "region_id", "setting"]
+RATE_WEIGHTS = [0, 0, 4, 2, 1]
+#: Prior-authorization rules: each exact field counts one; the most exact rule wins (step 9).
+RULE_FIELDS = ["payer_id", "cpt_code", "setting", "network", "state"]
+RULE_WEIGHTS = [1, 1, 1, 1, 1]
 
 #: Day number standing for "no end date".
 OPEN_END = np.int64(2**40)
@@ -364,6 +374,37 @@ class Schedules:
     benefit_periods: pd.DataFrame
     #: Sorted day numbers at which some row starts or stops being in effect.
     boundaries: np.ndarray
+    #: Most-specific-row lookups over the rates, the prior-authorization rules and the benefit periods.
+    rate_index: RowIndex
+    rule_index: RowIndex
+    benefit_index: RowIndex
+
+    @cached_property
+    def arrays(self):
+        """Every column of every table as a numpy array: ``arrays["procedures"]["baseline_low"]``."""
+        tables = {
+            "procedures": self.procedures,
+            "payers": self.payers,
+            "rates": self.rates,
+            "regions": self.regions,
+            "prior_auth": self.prior_auth,
+            "benefit_periods": self.benefit_periods,
+        }
+        return {name: {c: frame[c].to_numpy() for c in frame.columns} for name, frame in tables.items()}
+
+    @cached_property
+    def zip_map(self):
+        """ZIP3 prefix to region id."""
+        return dict(zip(self.zip_regions["zip3"], self.zip_regions["region_id"], strict=True))
+
+    @cached_property
+    def keys(self):
+        """The sets of known procedure codes, payer ids and region ids."""
+        return {
+            "cpt_code": frozenset(self.procedures.index),
+            "payer_id": frozenset(self.payers.index),
+            "region_id": frozenset(self.regions.index),
+        }
 
     def period_of(self, days):
         """Index of the date period of each day: within a period every row's in-effect status is fixed."""
@@ -505,6 +546,9 @@ def _build(directory, t):
     stops = np.concatenate([edges[1], edges[3], edges[5]])
     boundaries = np.unique(np.concatenate([starts, stops[stops < OPEN_END] + 1]))
     return Schedules(
+        rate_index=RowIndex(rates, RATE_FIELDS, RATE_WEIGHTS),
+        rule_index=RowIndex(rules, RULE_FIELDS, RULE_WEIGHTS),
+        benefit_index=RowIndex(periods, ["payer_id"], [1]),
         directory=str(directory),
         procedures=procedures.set_index("cpt_code", drop=False),
         payers=payers.set_index("payer_id", drop=False),

@@ -30,13 +30,11 @@ def estimate_one(fields, schedules, today=None):
     unknown = {k: [UNKNOWN_FIELD] for k in fields if k not in REQUEST_FIELDS}
     if unknown:
         raise RequestError(unknown)
-    raw = pd.DataFrame({k: [as_text(v)] for k, v in fields.items()}, index=[0], dtype=object)
-    if raw.columns.empty:
-        raw = pd.DataFrame(index=[0])
+    raw = {k: [as_text(v)] for k, v in fields.items()} or {"cpt_code": [""]}
     result = estimate(raw, schedules, today)
-    if result.frame.at[0, "error"]:
+    if result.columns["error"][0]:
         raise RequestError(result.intake.row_messages(0))
-    return to_answer(result.frame.iloc[0], schedules)
+    return to_answer(result.row(0), schedules)
 
 
 def batch_table(raw, schedules, today=None):
@@ -44,17 +42,17 @@ def batch_table(raw, schedules, today=None):
 
     Figures are floats (NaN, written blank, on rows that failed); text columns are not yet neutralised.
     """
-    result = estimate(raw, schedules, today).frame
-    ok = result["valid"].to_numpy()
+    result = estimate(raw, schedules, today).columns
+    ok = result["valid"]
     added = {}
     for prefix in ("allowed", "patient"):
         for level in LEVELS:
-            added[f"{prefix}_{level}"] = result[f"{prefix}_{level}"].to_numpy()
-    added["payer_expected"] = result["payer_expected"].to_numpy()
-    added["balance_billing_expected"] = result["balance_billing_expected"].to_numpy()
-    added["prior_auth"] = np.where(ok, result["pa_status"].to_numpy(object), "")
-    added["warnings"] = result["warnings"].to_numpy(object)
-    added["error"] = result["error"].to_numpy(object)
+            added[f"{prefix}_{level}"] = result[f"{prefix}_{level}"].astype("float64")
+    added["payer_expected"] = result["payer_expected"].astype("float64")
+    added["balance_billing_expected"] = result["balance_billing_expected"].astype("float64")
+    added["prior_auth"] = np.where(ok, result["pa_status"], "").astype(object)
+    added["warnings"] = result["warnings"].astype(object)
+    added["error"] = result["error"]
     table = pd.DataFrame(added, index=raw.index)
     assert list(table.columns) == list(BATCH_COLUMNS)
     return pd.concat([raw, table], axis=1)
