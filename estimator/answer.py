@@ -22,12 +22,13 @@ def to_answer(row, schedules):
     components = [_component(row, "professional")]
     if row["facility_priced"]:
         components.append(_component(row, "facility"))
-    payer = schedules.payers.loc[row["payer_id"]]
+    payers = schedules.arrays["payers"]
+    payer_name = payers["name"][int(row["payer_position"])]
     answer = {
         "cpt_code": row["cpt_code"],
         "description": row["description"],
         "payer_id": row["payer_id"],
-        "payer_name": payer["name"],
+        "payer_name": payer_name,
         "region_id": row["region_id"] or None,
         "region_name": row["region_name"] or None,
         "zip": row["zip"] or None,

@@ -147,11 +147,12 @@ def estimate(raw, schedules, today=None):
     result["warning_flags"] = _warning_flags(result)
     result["warnings"] = _warning_text(result, today)
     result["good_faith_estimate"] = result["self_pay"]
-    for prefix in MONEY_PREFIXES:
-        for column in levels(prefix):
-            result[column] = round_cents(result[column])
+    money = [column for prefix in MONEY_PREFIXES for column in levels(prefix)]
+    rounded = round_cents(np.vstack([result[column] for column in money]))
+    for i, column in enumerate(money):
+        result[column] = rounded[i]
 
-    columns = {name: _expand(values, valid) for name, values in result.items()}
+    columns = result if valid.all() else {name: _expand(values, valid) for name, values in result.items()}
     for name in ("cpt_code", "payer_id", "region_id", "zip", "setting", "network", "modifiers", "units"):
         columns[name] = intake.columns[name]
     columns["date_of_service"] = np.asarray(intake.columns["date_of_service"], dtype="datetime64[D]").astype(str)
@@ -163,8 +164,6 @@ def estimate(raw, schedules, today=None):
 
 def _expand(values, valid):
     """Spread the values of the valid rows over all rows (None or NaN on invalid rows)."""
-    if valid.all():
-        return values
     kind = values.dtype.kind
     if kind == "f":
         out = np.full(len(valid), np.nan)
@@ -178,9 +177,9 @@ def _expand(values, valid):
 
 def _context(requests, schedules):
     """Join what each request needs from the procedure, payer and region files."""
-    p = schedules.procedures.index.get_indexer(requests["cpt_code"])
-    y = schedules.payers.index.get_indexer(requests["payer_id"])
-    r = schedules.regions.index.get_indexer(requests["region_id"])
+    p = schedules.positions("procedures", requests["cpt_code"])
+    y = schedules.positions("payers", requests["payer_id"])
+    r = schedules.positions("regions", requests["region_id"])
     procedures, payers, regions = (schedules.arrays[t] for t in ("procedures", "payers", "regions"))
     has_region = r >= 0
     r = np.maximum(r, 0)
@@ -220,7 +219,7 @@ def _warning_flags(r):
         NO_REGION: r["region_id"] == "",
         DEFAULT_DATE: ~r["date_given"],
         BASELINE_FALLBACK: r["professional_fallback"],
-        NO_FACILITY_RATE: np.isin(r["setting"], pricing.FACILITY_SETTINGS) & ~r["facility_priced"],
+        NO_FACILITY_RATE: pricing.in_facility(r["setting"]) & ~r["facility_priced"],
         BILATERAL_ONE_SIDE: r["bilateral"] & (r["bilateral_indicator"] == 0),
         OON_NOT_COVERED: r["oon_applied"] & ~r["oon_covered"],
         OON_BILLED: r["oon_applied"],

@@ -23,6 +23,7 @@ from .glossary import (
     SETTINGS,
     SUPPORTED_MODIFIERS,
 )
+from .matching import factorize
 
 MISSING = "Missing data for required field."
 NOT_INTEGER = "Not a valid integer."
@@ -101,13 +102,17 @@ class _Distinct:
     """A column of text cells as its distinct stripped values plus, per row, the index of its value."""
 
     def __init__(self, cells):
-        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
-        values = ["" if v is None else str(v).strip() for v in uniques]
-        if (codes < 0).any():  # missing cells (None or NaN) are blank
-            codes = np.where(codes < 0, len(values), codes)
-            values.append("")
+        codes, uniques = factorize(cells)
         self.codes = codes
-        self.values = values
+        self.values = [v.strip() if isinstance(v, str) else _blank_or_text(v) for v in uniques]
+
+    @classmethod
+    def blank(cls, n):
+        """A column that is not in the input: every cell blank."""
+        self = cls.__new__(cls)
+        self.codes = np.zeros(n, dtype="int64")
+        self.values = [""]
+        return self
 
     def rows(self, per_value, dtype=object):
         """Spread a list computed per distinct value to one entry per row."""
@@ -128,6 +133,13 @@ class _Messages:
         current = self.by_field.setdefault(field, np.full(self.n, None, dtype=object))
         free = mask & (current == None)  # noqa: E711
         current[free] = message if isinstance(message, str) else np.asarray(message, dtype=object)[free]
+
+
+def _blank_or_text(value):
+    """Missing cells (None, NaN) are blank; anything else is its text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
 
 
 def _cells(raw, field, n):
@@ -197,6 +209,8 @@ def parse_requests(raw, schedules, today):
     out = {}
 
     def column(field):
+        if field not in raw:
+            return _Distinct.blank(n)
         return _Distinct(_cells(raw, field, n))
 
     codes = column("cpt_code")
@@ -259,7 +273,7 @@ def parse_requests(raw, schedules, today):
     out["modifiers"] = mods.rows([p[0] for p in parsed])
     out["bilateral"] = mods.rows([p[1] for p in parsed], bool)
     msgs.add("modifiers", mods.rows([p[2] is not None for p in parsed], bool), mods.rows([p[2] for p in parsed]))
-    position = schedules.procedures.index.get_indexer(out["cpt_code"])
+    position = schedules.positions("procedures", out["cpt_code"])
     indicator = np.where(position >= 0, schedules.arrays["procedures"]["bilateral_indicator"][position], 0)
     not_bilateral = out["bilateral"] & (indicator == 9)
     if not_bilateral.any():

@@ -82,6 +82,20 @@ class RowIndex:
         return chosen
 
 
+#: Below this many values, hashing in Python beats pandas' per-call overhead (single estimates).
+SMALL = 64
+
+
+def factorize(values):
+    """(codes, list of distinct values in order of first appearance) of a 1-d array."""
+    if len(values) <= SMALL:
+        seen = {}
+        codes = np.array([seen.setdefault(v, len(seen)) for v in values], dtype="int64")
+        return codes, list(seen)
+    codes, uniques = pd.factorize(values)
+    return codes.astype("int64"), list(uniques)
+
+
 def distinct(*columns):
     """Group rows by the values of ``columns``: (per-row group id, first row of each group).
 
@@ -90,6 +104,12 @@ def distinct(*columns):
     n = len(columns[0])
     if n == 0:
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    if n <= SMALL:
+        seen = {}
+        group = np.array([seen.setdefault(key, len(seen)) for key in zip(*columns, strict=True)], dtype="int64")
+        first = np.full(len(seen), n, dtype="int64")
+        np.minimum.at(first, group, np.arange(n))
+        return group, first
     key = np.zeros(n, dtype="int64")
     for column in columns:
         codes, uniques = pd.factorize(column)

@@ -12,8 +12,17 @@ from .matching import distinct
 
 #: Payment factor for a bilateral request by bilateral indicator (SPEC step 5); 9 is refused at intake.
 BILATERAL_FACTOR = {0: 1.0, 1: 1.5, 2: 1.0, 3: 2.0}
+_FACTOR_BY_INDICATOR = np.array([BILATERAL_FACTOR.get(i, 1.0) for i in range(10)])
 FACILITY_SETTINGS = ("asc", "hospital_outpatient")
+
+
+def in_facility(setting):
+    """Rows whose setting bills a facility fee (an ASC or a hospital outpatient department)."""
+    return (setting == "asc") | (setting == "hospital_outpatient")
+
+
 BASELINES = ("baseline_low", "baseline_typical", "baseline_high")
+RATE_KEYS = ("payer_id", "cpt_code", "region_id", "setting", "period", "has_rvu")
 
 
 def rvu_total(work):
@@ -33,7 +42,7 @@ def select_rates(work, schedules, component):
     the code has the RVUs its setting needs): a ``*``-code row on the ``rvu`` basis is skipped for a
     code without them (SPEC step 1 and section 2).
     """
-    keys = [work[k] for k in ("payer_id", "cpt_code", "region_id", "setting", "period", "has_rvu")]
+    keys = [work[k] for k in RATE_KEYS]
     group, first = distinct(*keys)
     payer, code, region, setting, period, has_rvu = (k[first] for k in keys)
     is_rvu = schedules.arrays["rates"]["basis"] == "rvu"
@@ -55,7 +64,14 @@ def price_component(work, schedules, component):
     has no professional row), ``_basis``, ``_value``, ``_region_factor``, ``_rvus`` (GPCI-adjusted, rvu
     basis only), ``_note`` and ``_low``, ``_expected``, ``_high``.
     """
-    row = select_rates(work, schedules, component)
+    if component == "professional":
+        row = select_rates(work, schedules, component)
+    else:  # a facility fee is priced only in a facility setting
+        facility = in_facility(work["setting"])
+        row = np.full(len(facility), -1, dtype="int64")
+        if facility.any():
+            subset = {k: work[k][facility] for k in RATE_KEYS}
+            row[facility] = select_rates(subset, schedules, component)
     found = row >= 0
     take = np.maximum(row, 0)
     rates = schedules.arrays["rates"]
@@ -70,7 +86,7 @@ def price_component(work, schedules, component):
         basis = np.where(fallback, "baseline", basis)
         value = np.where(fallback, 1.0, value)
     else:
-        priced = found & np.isin(work["setting"], FACILITY_SETTINGS)
+        priced = found
         fallback = np.zeros(len(row), dtype=bool)
 
     rvus = np.where(basis == "rvu", rvu_total(work), np.nan)
@@ -86,20 +102,14 @@ def price_component(work, schedules, component):
         f"{component}_note": np.where(priced, note, ""),
     }
     for level, baseline in zip(LEVELS, BASELINES, strict=True):
-        unit_amount = np.select(
-            [basis == "amount", basis == "baseline", basis == "rvu"],
-            [value, work[baseline] * value, rvus * value],
-            default=np.nan,
-        )
+        unit_amount = np.where(basis == "baseline", work[baseline] * value, np.where(basis == "rvu", rvus, 1.0) * value)
         out[f"{component}_{level}"] = np.where(priced, unit_amount * scale, 0.0)
     return out
 
 
 def modifier_factor(work):
     """Payment factor of the modifiers (SPEC step 5). Needs ``bilateral`` and ``bilateral_indicator``."""
-    indicator = work["bilateral_indicator"]
-    factor = np.select([indicator == k for k in BILATERAL_FACTOR], list(BILATERAL_FACTOR.values()), 1.0)
-    return np.where(work["bilateral"], factor, 1.0)
+    return np.where(work["bilateral"], _FACTOR_BY_INDICATOR[work["bilateral_indicator"]], 1.0)
 
 
 def out_of_network(work, in_network):
@@ -117,7 +127,7 @@ def out_of_network(work, in_network):
     for level, baseline in zip(LEVELS, BASELINES, strict=True):
         a = in_network[level]
         billed = work[baseline] * scale
-        oon_allowed = np.where(covered, a * np.nan_to_num(factor), 0.0)
+        oon_allowed = np.where(covered, a * factor, 0.0)
         balance = np.where(
             covered, np.where(work["balance_billing"], np.maximum(0.0, billed - oon_allowed), 0.0), billed
         )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import ScheduleError, ScheduleProblem
 from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, PA_STATUSES, PAYER_KINDS, SETTINGS
-from .matching import RowIndex
+from .matching import SMALL, RowIndex
 
 #: Rate rows: payer and component always match exactly; then an exact code beats an exact region,
 #: which beats an exact setting (SPEC section 4, step 1).
@@ -405,6 +405,18 @@ class Schedules:
             "payer_id": frozenset(self.payers.index),
             "region_id": frozenset(self.regions.index),
         }
+
+    @cached_property
+    def _labels(self):
+        tables = {"procedures": self.procedures, "payers": self.payers, "regions": self.regions}
+        return {name: {label: i for i, label in enumerate(frame.index)} for name, frame in tables.items()}
+
+    def positions(self, table, labels):
+        """Row position of each label in ``procedures``, ``payers`` or ``regions`` (-1 where absent)."""
+        if len(labels) <= SMALL:
+            lookup = self._labels[table]
+            return np.array([lookup.get(label, -1) for label in labels], dtype="int64")
+        return getattr(self, table).index.get_indexer(labels)
 
     def period_of(self, days):
         """Index of the date period of each day: within a period every row's in-effect status is fixed."""
