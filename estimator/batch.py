@@ -9,6 +9,7 @@ import io
 import re
 import sys
 import time
+from collections import Counter
 from itertools import islice
 
 import numpy as np
@@ -74,8 +75,10 @@ def _chunks(text_stream, chunk_rows):
 def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
     """Estimate a CSV from binary stream ``source`` into binary stream ``sink``, chunk by chunk.
 
-    Returns a summary dict: ``rows``, ``estimated``, ``failed``. Raises ``InputFileError`` when the file
-    as a whole cannot be read (empty, or no ``cpt_code`` or ``payer_id`` column).
+    Returns a summary dict: ``rows``, ``estimated``, ``failed``, ``fallbacks`` (rows priced on the
+    national baseline), ``prior_auth`` (rows per status) and ``errors`` (rows per error message). Raises
+    ``InputFileError`` when the file as a whole cannot be read (empty, or no ``cpt_code`` or ``payer_id``
+    column).
     """
     text_in = io.TextIOWrapper(source, encoding="utf-8-sig", errors="surrogateescape", newline="")
     text_out = io.TextIOWrapper(sink, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
@@ -83,16 +86,20 @@ def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_R
         header, names, rows = _chunks(text_in, chunk_rows)
         out_header = [*(_neutral_text(h) for h in header), *BATCH_COLUMNS]
         csv.writer(text_out, lineterminator="\n").writerow(out_header)
-        total = failed = 0
+        total = failed = fallbacks = 0
+        prior_auth, errors = Counter(), Counter()
         started = time.perf_counter()
         while True:
             chunk = list(islice(rows, chunk_rows))
             if not chunk:
                 break
-            table, chunk_failed = _estimate_chunk(chunk, names, schedules, today)
+            table, error, fallback, status = _estimate_chunk(chunk, names, schedules, today)
             table.to_csv(text_out, index=False, header=False, float_format="%.2f", lineterminator="\n")
             total += len(table)
-            failed += chunk_failed
+            failed += int((error != "").sum())
+            fallbacks += int((fallback & (error == "")).sum())
+            prior_auth.update(_tally(status[error == ""]))
+            errors.update(_tally(error[error != ""]))
             if progress:
                 rate = total / max(time.perf_counter() - started, 1e-9)
                 progress(f"{total:,} rows estimated ({rate:,.0f} rows/s), {failed:,} with errors")
@@ -100,7 +107,14 @@ def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_R
     finally:
         text_out.detach()
         text_in.detach()
-    return {"rows": total, "estimated": total - failed, "failed": failed}
+    return {
+        "rows": total,
+        "estimated": total - failed,
+        "failed": failed,
+        "fallbacks": fallbacks,
+        "prior_auth": dict(prior_auth),
+        "errors": dict(errors.most_common()),
+    }
 
 
 def _neutral_text(text):
@@ -109,7 +123,7 @@ def _neutral_text(text):
 
 def _estimate_chunk(chunk, names, schedules, today):
     raw = pd.DataFrame([row for row, _ in chunk], columns=names, dtype=object)
-    table = batch_table(raw, schedules, today)
+    table, fallback = batch_table(raw, schedules, today)
     error = table["error"].to_numpy(object).copy()
     for name in REQUEST_FIELDS:
         if name in raw.columns:
@@ -124,10 +138,17 @@ def _estimate_chunk(chunk, names, schedules, today):
         table.loc[newly, figures] = np.nan
         table.loc[newly, ["prior_auth", "warnings"]] = ""
     table["error"] = error
+    status = table["prior_auth"].to_numpy(object)
     columns = {}
     for i, (_, column) in enumerate(table.items()):
         columns[i] = neutralise(column) if column.dtype == object else column
-    return pd.DataFrame(columns), int((error != "").sum())
+    return pd.DataFrame(columns), error, fallback, status
+
+
+def _tally(values):
+    """Count of each distinct value of an array of text."""
+    distinct, counts = np.unique(values.astype(str), return_counts=True)
+    return dict(zip(distinct.tolist(), counts.tolist(), strict=True))
 
 
 def stderr_progress(message):

@@ -60,6 +60,8 @@ def build_parser():
     bat.add_argument("-o", "--output", required=True, help="output CSV, or - for standard output")
     bat.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time")
     bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
+    bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
+    bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
 
     chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
@@ -120,12 +122,26 @@ def _batch(args, schedules):
         except InputFileError as exc:
             print(f"{args.input}: {exc}", file=sys.stderr)
             return 2
+    if args.summary:
+        with open(args.summary, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
     if not args.quiet:
-        print(
-            f"Done: {summary['rows']:,} rows, {summary['estimated']:,} estimated, {summary['failed']:,} with errors.",
-            file=sys.stderr,
-        )
+        print(describe_summary(summary), file=sys.stderr)
     return 0
+
+
+def describe_summary(summary):
+    """The batch summary in a few plain lines."""
+    lines = [
+        f"Done: {summary['rows']:,} rows, {summary['estimated']:,} estimated, {summary['failed']:,} with errors, "
+        f"{summary['fallbacks']:,} priced on the national baseline range."
+    ]
+    if summary["prior_auth"]:
+        counts = ", ".join(f"{status.replace('_', ' ')} {n:,}" for status, n in sorted(summary["prior_auth"].items()))
+        lines.append(f"Prior authorization: {counts}.")
+    for message, n in list(summary["errors"].items())[:10]:
+        lines.append(f"  {n:,} x {message}")
+    return "\n".join(lines)
 
 
 @contextlib.contextmanager

@@ -38,9 +38,11 @@ def estimate_one(fields, schedules, today=None):
 
 
 def batch_table(raw, schedules, today=None):
-    """Estimate a batch given as text cells; returns the input columns then SPEC section 6's columns.
+    """Estimate a batch given as text cells.
 
-    Figures are floats (NaN, written blank, on rows that failed); text columns are not yet neutralised.
+    Returns the table (the input columns, then SPEC section 6's columns; figures are floats, NaN on rows
+    that failed; text is not yet neutralised) and a boolean array: the rows priced on the national
+    baseline because the payer has no rate for the code.
     """
     result = estimate(raw, schedules, today).columns
     ok = result["valid"]
@@ -55,4 +57,5 @@ def batch_table(raw, schedules, today=None):
     added["error"] = result["error"]
     table = pd.DataFrame(added, index=raw.index)
     assert list(table.columns) == list(BATCH_COLUMNS)
-    return pd.concat([raw, table], axis=1)
+    fallback = ok & (result["professional_fallback"] == True)  # noqa: E712 - None on failed rows
+    return pd.concat([raw, table], axis=1), fallback
