@@ -61,7 +61,6 @@ def build_parser():
     bat.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time")
     bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
-    bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
 
     chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
