@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import api, config, http
+from . import api, config, http, web
 from .schedules import load_schedules
 
 
@@ -16,6 +16,9 @@ def create_app(test_config=None):
     app.json.sort_keys = False  # answers keep the contract's field order
     config.init_app(app, test_config)
     app.extensions["schedules"] = load_schedules(app.config["FEE_SCHEDULES"])
-    http.init_app(app)
+    http.init_app(app, html_renderer=web.render_error_page)
     api.init_app(app)
+    web.init_app(app)
+    web.csrf.exempt(api.api_blp)  # the JSON API takes no cookies, so it cannot be forged cross-site
+    web.csrf.exempt(api.health_blp)
     return app

@@ -1,0 +1,210 @@
+"""The web pages: the estimate form, the result (or Good Faith Estimate), and batch upload.
+
+Thin adapters over :mod:`estimator.service`, like the API: the same engine, the same messages.
+"""
+
+import base64
+import datetime as dt
+import io
+
+from flask import Blueprint, current_app, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from .batch import estimate_csv
+from .content import PROCEDURE_NOTES
+from .errors import InputFileError, RequestError
+from .glossary import REQUEST_FIELDS, SETTINGS
+from .service import estimate_one
+
+bp = Blueprint("web", __name__)
+csrf = CSRFProtect()
+
+SETTING_LABELS = {
+    "office": "Doctor's office",
+    "asc": "Ambulatory surgery center (ASC)",
+    "hospital_outpatient": "Hospital outpatient department",
+}
+#: Largest CSV whose estimates the upload page offers as a download link.
+MAX_PAGE_DOWNLOAD = 20 * 1024 * 1024
+
+
+def schedules():
+    return current_app.extensions["schedules"]
+
+
+def _choices():
+    tables = schedules().arrays
+    procedures, payers, regions = tables["procedures"], tables["payers"], tables["regions"]
+    by_state = sorted(zip(regions["state"], regions["name"], regions["region_id"], strict=True))
+    return {
+        "procedures": sorted(zip(procedures["cpt_code"], procedures["description"], strict=True)),
+        "payers": list(zip(payers["payer_id"], payers["name"], strict=True)),
+        "regions": [(region_id, name) for _, name, region_id in by_state],
+        "settings": [(s, SETTING_LABELS[s]) for s in SETTINGS],
+    }
+
+
+def _form_fields(form):
+    """The request fields of a submitted form: blanks left out, modifiers as a list."""
+    fields = {}
+    for name in REQUEST_FIELDS:
+        if name == "modifiers":
+            values = [v for v in form.getlist("modifiers") if v.strip()]
+            if values:
+                fields[name] = values
+        elif form.get(name, "").strip():
+            fields[name] = form[name].strip()
+    return fields
+
+
+@bp.get("/")
+def form():
+    """The estimate form, with sensible defaults."""
+    values = {
+        "cpt_code": "20971",
+        "payer_id": "medicare",
+        "setting": "office",
+        "network": "in",
+        "units": "1",
+        "date_of_service": dt.date.today().isoformat(),
+    }
+    return render_template("form.html", values=values, errors={}, **_choices())
+
+
+@bp.post("/estimate")
+def estimate():
+    """Estimate the submitted form: the result page, or the form again with messages beside fields."""
+    fields = _form_fields(request.form)
+    try:
+        answer = estimate_one(fields, schedules())
+    except RequestError as exc:
+        values = {**fields, "modifiers": fields.get("modifiers", [])}
+        return render_template("form.html", values=values, errors=exc.messages, **_choices()), 422
+    notes = PROCEDURE_NOTES.get(answer["cpt_code"])
+    template = "good_faith_estimate.html" if answer["good_faith_estimate"] else "result.html"
+    return render_template(
+        template,
+        a=answer,
+        chart=range_chart(answer),
+        notes=notes,
+        setting_label=SETTING_LABELS[answer["setting"]],
+        today=dt.date.today().isoformat(),
+    )
+
+
+@bp.get("/batch")
+def batch_form():
+    """The batch upload page."""
+    return render_template("batch.html", error=None)
+
+
+@bp.post("/batch")
+def batch_upload():
+    """Estimate an uploaded CSV: a summary and the estimated CSV to download."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template("batch.html", error="Choose a CSV file to upload."), 422
+    sink = io.BytesIO()
+    try:
+        summary = estimate_csv(upload.stream, sink, schedules(), chunk_rows=current_app.config["BATCH_CHUNK_ROWS"])
+    except InputFileError as exc:
+        return render_template("batch.html", error=f"This file cannot be estimated: {exc}."), 422
+    data = sink.getvalue()
+    link = None
+    if len(data) <= MAX_PAGE_DOWNLOAD:
+        link = "data:text/csv;base64," + base64.b64encode(data).decode("ascii")
+    name = (upload.filename.rsplit(".", 1)[0] or "batch") + "-estimates.csv"
+    return render_template("batch_result.html", summary=summary, link=link, name=name, size=len(data))
+
+
+@bp.get("/batch/sample.csv")
+def sample_csv():
+    """A sample batch file with every request column."""
+    sample = (
+        "claim_id,cpt_code,payer_id,zip,region_id,setting,network,modifiers,units,date_of_service,"
+        "deductible,coinsurance,copay,oop_max,deductible_met,oop_met\n"
+        "A-1,64483,medicare,10001,,office,in,,1,2025-05-01,,,,,,\n"
+        "A-2,64493,medicare,60601,,hospital_outpatient,in,RT,1,2025-09-15,,,,,257,\n"
+        "A-3,20971,example_ppo,94110,,asc,in,50,1,2025-10-01,1500,0.2,0,5000,400,900\n"
+        "A-4,20971,example_ppo,,ca-05,office,out,,1,2025-10-01,,,,,,\n"
+        "A-5,20971,self_pay,30303,,office,,,1,2025-10-01,,,,,,\n"
+        "A-6,62321,medicare,98101,,office,in,50,1,2025-10-01,,,,,,\n"
+    )
+    return current_app.response_class(
+        sample, mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="sample-batch.csv"'}
+    )
+
+
+def range_chart(answer, width=640):
+    """Geometry of the picture of the money: three bars on one dollar scale.
+
+    Returns the scale's ticks and, per bar, its label, the x of low and high, the x of the expected
+    figure and the three figures; the template draws them as inline SVG.
+    """
+    rows = [
+        ("National baseline range", answer["baseline_range"]),
+        ("Allowed amount", answer["allowed_amount"]),
+        ("You pay", answer["patient_responsibility"]),
+    ]
+    top = max(max(levels["high"] for _, levels in rows), 1.0)
+    step = _nice_step(top / 4)
+    limit = step * (int(top / step) + 1)
+    left, right = 170, width - 20
+
+    def x(value):
+        return round(left + (right - left) * value / limit, 1)
+
+    bars = [
+        {
+            "label": label,
+            "x_low": x(lv["low"]),
+            "x_high": max(x(lv["high"]), x(lv["low"]) + 2),
+            "x_expected": x(lv["expected"]),
+            "low": lv["low"],
+            "expected": lv["expected"],
+            "high": lv["high"],
+            "y": 30 + i * 44,
+        }
+        for i, (label, lv) in enumerate(rows)
+    ]
+    ticks = [{"x": x(step * k), "label": f"${step * k:,.0f}"} for k in range(int(limit / step) + 1)]
+    return {
+        "width": width,
+        "height": 30 + len(rows) * 44 + 20,
+        "left": left,
+        "right": right,
+        "bars": bars,
+        "ticks": ticks,
+        "axis_y": 30 + len(rows) * 44,
+    }
+
+
+def _nice_step(raw):
+    """A round tick step (1, 2 or 5 times a power of ten) near ``raw``."""
+    if raw <= 0:
+        return 1.0
+    power = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 0.1
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
+def render_error_page(code, name, message):
+    """The HTML error page, in the site's look."""
+    return render_template("error.html", code=code, name=name, message=message)
+
+
+def init_app(app):
+    """Register the pages and protect every form against cross-site request forgery."""
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error_page(
+            400, "Form expired", "The form was out of date. Go back, reload it and send it again."
+        ), 400
+
+    return bp

@@ -1,0 +1,203 @@
+"""The web pages in a real browser: Debian's Chromium driven by Playwright.
+
+Skipped when /usr/bin/chromium is missing, unless REQUIRE_BROWSER is set (CI sets it), then it fails.
+A screenshot of the result page is saved under test-artifacts/ to be looked at.
+"""
+
+import csv
+import io
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FIGURES = [
+    "allowed_low",
+    "allowed_expected",
+    "allowed_high",
+    "patient_low",
+    "patient_expected",
+    "patient_high",
+    "payer_expected",
+    "balance_billing_expected",
+]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def figures(page):
+    return {f: page.locator(f'[data-field="{f}"]').first.inner_text() for f in [*FIGURES, "prior_auth"]}
+
+
+def money(value):
+    return f"${value:,.2f}"
+
+
+def fill_form(page, server, **fields):
+    page.goto(server + "/")
+    for name in ("cpt_code", "payer_id", "setting", "region_id"):
+        if name in fields:
+            page.select_option(f"#{name}", fields[name])
+    for name in (
+        "zip",
+        "units",
+        "date_of_service",
+        "deductible",
+        "deductible_met",
+        "coinsurance",
+        "copay",
+        "oop_max",
+        "oop_met",
+    ):
+        if name in fields:
+            page.fill(f"#{name}", str(fields[name]))
+    if "network" in fields:
+        page.check(f'input[name="network"][value="{fields["network"]}"]')
+    for modifier in fields.get("modifiers", []):
+        page.check(f'input[name="modifiers"][value="{modifier}"]')
+    page.click("button[type=submit]")
+
+
+def test_form_result_matches_the_api(page, server, client):
+    request = {
+        "cpt_code": "64483",
+        "payer_id": "example_ppo",
+        "zip": "10001",
+        "setting": "asc",
+        "network": "out",
+        "modifiers": ["RT"],
+        "units": "1",
+        "date_of_service": "2025-06-02",
+        "deductible": "1500",
+        "deductible_met": "200",
+        "oop_met": "100",
+    }
+    fill_form(page, server, **request)
+    assert page.title().startswith("Estimate for 64483")
+    shown = figures(page)
+    api = client.post("/api/v1/estimates", json=request).get_json()
+    expected = {
+        "allowed_low": money(api["allowed_amount"]["low"]),
+        "allowed_expected": money(api["allowed_amount"]["expected"]),
+        "allowed_high": money(api["allowed_amount"]["high"]),
+        "patient_low": money(api["patient_responsibility"]["low"]),
+        "patient_expected": money(api["patient_responsibility"]["expected"]),
+        "patient_high": money(api["patient_responsibility"]["high"]),
+        "payer_expected": money(api["payer_responsibility"]["expected"]),
+        "balance_billing_expected": money(api["balance_billing"]["expected"]),
+        "prior_auth": api["prior_authorization"]["status"],
+    }
+    assert shown == expected
+    assert page.locator("svg[role=img] rect").count() == 3
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "result.png"), full_page=True)
+
+
+def test_the_20971_page_explains_the_procedure(page, server):
+    fill_form(page, server, cpt_code="20971", payer_id="medicare", zip="35203", date_of_service="2025-06-02")
+    text = page.inner_text("main")
+    assert "How to prepare" in text and "Recovery" in text
+    assert "national baseline range" in text  # Medicare has no rate for 20971: the fallback is explained
+    assert figures(page)["allowed_expected"] == money(1000 * 0.8994)
+
+
+def test_bad_input_shows_the_message_beside_its_field(page, server):
+    fill_form(page, server, cpt_code="62321", payer_id="medicare", zip="123", units="0", modifiers=["50"])
+    assert page.locator("#zip-error").inner_text() == "Not a valid ZIP code: give 5 digits, or ZIP+4 as 12345-6789."
+    assert "Must be greater than or equal to 1" in page.locator("#units-error").inner_text()
+    assert "bilateral indicator 9" in page.locator("#modifiers-error").inner_text()
+    assert page.locator("#zip").get_attribute("aria-invalid") == "true"
+    assert page.input_value("#zip") == "123"  # what was typed is kept
+
+
+def test_self_pay_gets_a_printable_good_faith_estimate(page, server):
+    fill_form(page, server, cpt_code="20971", payer_id="self_pay", zip="30303", date_of_service="2025-06-02")
+    assert page.title().startswith("Good Faith Estimate")
+    text = page.inner_text("main")
+    assert "$400 or more" in text
+    assert "National Provider Identifier" in text and "dispute" in text
+    assert page.locator("tbody tr").first.inner_text().startswith("20971")
+    page.emulate_media(media="print")
+    assert page.locator("header.site").is_hidden()
+    page.pdf(path=str(ARTIFACTS / "good-faith-estimate.pdf"))  # Chromium prints it
+
+
+def test_batch_upload_returns_the_estimated_csv(page, server):
+    page.goto(server + "/")
+    page.click("text=Batch upload")
+    sample = page.request.get(server + "/batch/sample.csv").body()
+    page.set_input_files("#file", files=[{"name": "claims.csv", "mimeType": "text/csv", "buffer": sample}])
+    page.click("button[type=submit]")
+    assert page.locator('[data-summary="rows"]').inner_text() == "6"
+    assert page.locator('[data-summary="failed"]').inner_text() == "1"
+    with page.expect_download() as info:
+        page.click("#download")
+    download = info.value
+    assert download.suggested_filename == "claims-estimates.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert [r["claim_id"] for r in rows] == ["A-1", "A-2", "A-3", "A-4", "A-5", "A-6"]
+    assert rows[0]["allowed_expected"] == "271.66"
+    assert "bilateral indicator 9" in rows[5]["error"]
+
+
+def test_keyboard_only_submission(page, server):
+    page.goto(server + "/")
+    page.focus("#cpt_code")
+    page.keyboard.press("End")  # last procedure code
+    page.focus("button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.title().startswith("Estimate for")
+
+
+def test_unknown_page_has_the_site_look(page, server):
+    response = page.goto(server + "/no-such-page")
+    assert response.status == 404
+    assert page.locator("header.site").is_visible()
