@@ -17,31 +17,52 @@ import pandas as pd
 
 from .errors import InputFileError
 from .glossary import BATCH_COLUMNS, REQUEST_FIELDS, REQUIRED_FIELDS
+from .matching import factorize
 from .service import batch_table
 
 #: Cells a spreadsheet would run as a formula.
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+#: The figure columns of the output (the first eight added columns).
+MONEY_COLUMNS = BATCH_COLUMNS[:8]
 _BAD_BYTES = re.compile(r"[\udc80-\udcff]")
 DEFAULT_CHUNK_ROWS = 50_000
 
 
 def neutralise(column):
-    """Prefix formula-like cells of a text column with an apostrophe (vectorised)."""
-    cells = pd.Series(column, dtype="object")
-    risky = cells.str.match(FORMULA_START.pattern).fillna(False).to_numpy(bool)
+    """Prefix formula-like cells of a text column with an apostrophe (once per distinct value)."""
+    cells = np.asarray(column, dtype=object)
+    codes, uniques = factorize(cells)
+    risky = np.array([isinstance(u, str) and bool(FORMULA_START.match(u)) for u in uniques] or [False])
     if not risky.any():
         return cells
-    return cells.where(~risky, "'" + cells)
+    fixed = np.array(["'" + u if r else u for u, r in zip(uniques, risky, strict=True)], dtype=object)
+    return fixed[codes]
 
 
-def _chunks(text_stream, chunk_rows):
-    """Read the header, then yield (rows, problems) chunk by chunk; problems are (index, message)."""
+def money_text(values):
+    """Dollar amounts as text with two decimals (blank for NaN), formatted once per distinct amount."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype="float64"), use_na_sentinel=True)
+    text = np.array([f"{v:.2f}" for v in uniques.tolist()] + [""], dtype=object)
+    return text[codes]  # code -1 (NaN) takes the trailing ""
+
+
+def not_utf8(column):
+    """Rows whose cell held bytes that are not UTF-8 (decoded as surrogates), once per distinct value."""
+    codes, uniques = factorize(np.asarray(column, dtype=object))
+    bad = np.array([isinstance(u, str) and bool(_BAD_BYTES.search(u)) for u in uniques] or [False])
+    return bad[codes] if bad.any() else np.zeros(len(codes), dtype=bool)
+
+
+def _open_reader(text_stream):
+    """The CSV reader positioned after a checked header: (reader, header as written, stripped names)."""
     reader = csv.reader(text_stream)
     try:
         header = next(reader, None)
+        while header is not None and not any(h.strip() for h in header):
+            header = next(reader, None)  # blank lines before the header
     except csv.Error as exc:
         raise InputFileError(f"the header row is not valid CSV: {exc}") from None
-    if header is None or not any(h.strip() for h in header):
+    if header is None:
         raise InputFileError("the file is empty: a header row with cpt_code and payer_id is required")
     names = [h.strip() for h in header]
     missing = [f for f in REQUIRED_FIELDS if f not in names]
@@ -50,26 +71,36 @@ def _chunks(text_stream, chunk_rows):
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
         raise InputFileError(f"the header names {', '.join(twice)} more than once")
-    width = len(header)
+    return reader, header, names
 
-    def rows():
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield [""] * width, f"row {reader.line_num} is not valid CSV: {exc}"
-                continue
-            if not row:
-                continue  # a blank line is not a row
-            if len(row) != width:
-                yield (row + [""] * width)[:width], f"row has {len(row)} fields; the header has {width}"
-            else:
-                yield row, None
 
-    source = rows()
-    return header, names, source
+def _read_chunk(reader, chunk_rows, width):
+    """Up to ``chunk_rows`` rows, each of ``width`` cells, and {row index: problem} for broken rows.
+
+    Rows are pulled by the csv module in C; only the rare broken row is handled in Python. A row that
+    is not valid CSV, or has the wrong number of fields, is kept (padded or cut to ``width``) with its
+    problem, so that no row is lost and every row keeps its place.
+    """
+    rows, problems = [], {}
+    while len(rows) < chunk_rows:
+        wanted = chunk_rows - len(rows)
+        try:
+            rows.extend(islice(reader, wanted))
+            break
+        except csv.Error as exc:  # the rows read before the broken one are already in ``rows``
+            problems[len(rows)] = f"row {reader.line_num} is not valid CSV: {exc}"
+            rows.append([""] * width)
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    if (lengths == 0).any():  # a blank line is not a row
+        keep = np.flatnonzero(lengths != 0)
+        new_index = {old: new for new, old in enumerate(keep.tolist())}
+        problems = {new_index[i]: m for i, m in problems.items() if i in new_index}
+        rows = [rows[i] for i in keep.tolist()]
+        lengths = lengths[keep]
+    for i in np.flatnonzero(lengths != width).tolist():
+        problems.setdefault(i, f"row has {lengths[i]} fields; the header has {width}")
+        rows[i] = (rows[i] + [""] * width)[:width]
+    return rows, problems
 
 
 def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
@@ -83,26 +114,25 @@ def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_R
     text_in = io.TextIOWrapper(source, encoding="utf-8-sig", errors="surrogateescape", newline="")
     text_out = io.TextIOWrapper(sink, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
     try:
-        header, names, rows = _chunks(text_in, chunk_rows)
-        out_header = [*(_neutral_text(h) for h in header), *BATCH_COLUMNS]
-        csv.writer(text_out, lineterminator="\n").writerow(out_header)
+        reader, header, names = _open_reader(text_in)
+        writer = csv.writer(text_out, lineterminator="\n")
+        writer.writerow([*(_neutral_text(h) for h in header), *BATCH_COLUMNS])
         total = failed = fallbacks = 0
         prior_auth, errors = Counter(), Counter()
         started = time.perf_counter()
         while True:
-            chunk = list(islice(rows, chunk_rows))
-            if not chunk:
+            rows, problems = _read_chunk(reader, chunk_rows, len(header))
+            if not rows:
                 break
-            table, error, fallback, status = _estimate_chunk(chunk, names, schedules, today)
-            table.to_csv(text_out, index=False, header=False, float_format="%.2f", lineterminator="\n")
-            total += len(table)
+            columns, error, fallback, status = _estimate_chunk(rows, problems, names, schedules, today)
+            writer.writerows(zip(*columns, strict=True))
+            total += len(rows)
             failed += int((error != "").sum())
             fallbacks += int((fallback & (error == "")).sum())
             prior_auth.update(_tally(status[error == ""]))
             errors.update(_tally(error[error != ""]))
             if progress:
-                rate = total / max(time.perf_counter() - started, 1e-9)
-                progress(f"{total:,} rows estimated ({rate:,.0f} rows/s), {failed:,} with errors")
+                progress(total, failed, time.perf_counter() - started)
         text_out.flush()
     finally:
         text_out.detach()
@@ -121,17 +151,16 @@ def _neutral_text(text):
     return "'" + text if FORMULA_START.match(text) else text
 
 
-def _estimate_chunk(chunk, names, schedules, today):
-    raw = pd.DataFrame([row for row, _ in chunk], columns=names, dtype=object)
+def _estimate_chunk(rows, problems, names, schedules, today):
+    """Estimate one chunk; returns the output columns as lists, and per row the error, fallback, status."""
+    raw = pd.DataFrame(rows, columns=names, dtype=object)
     table, fallback = batch_table(raw, schedules, today)
     error = table["error"].to_numpy(object).copy()
     for name in REQUEST_FIELDS:
         if name in raw.columns:
-            bad = raw[name].str.contains(_BAD_BYTES.pattern).to_numpy(bool)
-            error[bad] = f"{name}: not valid UTF-8 text"
-    for i, (_, problem) in enumerate(chunk):
-        if problem:
-            error[i] = problem
+            error[not_utf8(raw[name].to_numpy(object))] = f"{name}: not valid UTF-8 text"
+    for i, problem in problems.items():
+        error[i] = problem
     newly = (error != "") & (table["error"] == "").to_numpy()
     if newly.any():
         figures = [c for c in BATCH_COLUMNS if c not in ("prior_auth", "warnings", "error")]
@@ -139,10 +168,12 @@ def _estimate_chunk(chunk, names, schedules, today):
         table.loc[newly, ["prior_auth", "warnings"]] = ""
     table["error"] = error
     status = table["prior_auth"].to_numpy(object)
-    columns = {}
+    money = len(names) + len(MONEY_COLUMNS)
+    columns = []
     for i, (_, column) in enumerate(table.items()):
-        columns[i] = neutralise(column) if column.dtype == object else column
-    return pd.DataFrame(columns), error, fallback, status
+        cells = money_text(column) if len(names) <= i < money else neutralise(column)
+        columns.append(cells.tolist())
+    return columns, error, fallback, status
 
 
 def _tally(values):
@@ -151,6 +182,23 @@ def _tally(values):
     return dict(zip(distinct.tolist(), counts.tolist(), strict=True))
 
 
-def stderr_progress(message):
-    """Progress reporter that writes one line to standard error."""
-    print(message, file=sys.stderr, flush=True)
+class StderrProgress:
+    """Rows and rate on standard error: one line rewritten in place on a terminal, a line per chunk otherwise."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def __call__(self, rows, failed, seconds):
+        rate = rows / max(seconds, 1e-9)
+        text = f"{rows:,} rows estimated ({rate:,.0f} rows/s), {failed:,} with errors"
+        if self.tty:
+            self.stream.write("\r" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

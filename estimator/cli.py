@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 
-from .batch import DEFAULT_CHUNK_ROWS, estimate_csv, stderr_progress
+from .batch import DEFAULT_CHUNK_ROWS, StderrProgress, estimate_csv
 from .errors import InputFileError, RequestError, ScheduleError
 from .glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
 from .schedules import load_schedules
@@ -110,7 +110,7 @@ def _estimate(args, schedules):
 
 
 def _batch(args, schedules):
-    progress = None if args.quiet else stderr_progress
+    progress = None if args.quiet else StderrProgress()
     with contextlib.ExitStack() as stack:
         source = sys.stdin.buffer if args.input == "-" else stack.enter_context(_open(args.input, "rb"))
         sink = sys.stdout.buffer if args.output == "-" else stack.enter_context(_open(args.output, "wb"))
@@ -121,6 +121,9 @@ def _batch(args, schedules):
         except InputFileError as exc:
             print(f"{args.input}: {exc}", file=sys.stderr)
             return 2
+        finally:
+            if progress:
+                progress.close()
     if args.summary:
         with open(args.summary, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

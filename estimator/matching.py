@@ -50,6 +50,21 @@ class RowIndex:
             groups = pd.Series(positions).groupby(keys.to_numpy(), sort=False).agg(list)
             patterns.append(_Pattern(exact, score, {k: np.asarray(v) for k, v in groups.items()}))
         self.patterns = sorted(patterns, key=lambda pattern: -pattern.score)
+        #: Per field, the values some row names exactly; any other case value matches only ``*``.
+        self.named = [frozenset(v[v != "*"].tolist()) for v in values]
+
+    def canonical(self, cases):
+        """Cases with every value no row names exactly replaced by ``""`` (it matches the same rows).
+
+        This folds, say, a hundred regions that no rate row names into one case, so a batch has few
+        distinct cases to look up.
+        """
+        out = []
+        for values, named in zip(cases, self.named, strict=True):
+            codes, uniques = factorize(values)
+            kept = np.array([u if u in named else "" for u in uniques] or [""], dtype=object)
+            out.append(kept[codes] if len(codes) else values)
+        return out
 
     def lookup(self, cases, day, keep=None):
         """Winning row position per case, or -1.

@@ -42,18 +42,17 @@ def select_rates(work, schedules, component):
     the code has the RVUs its setting needs): a ``*``-code row on the ``rvu`` basis is skipped for a
     code without them (SPEC step 1 and section 2).
     """
-    keys = [work[k] for k in RATE_KEYS]
-    group, first = distinct(*keys)
-    payer, code, region, setting, period, has_rvu = (k[first] for k in keys)
+    index = schedules.rate_index
+    component_column = np.full(len(work["payer_id"]), component, dtype=object)
+    fields = index.canonical([work["payer_id"], component_column, work["cpt_code"], work["region_id"], work["setting"]])
+    group, first = distinct(*fields, work["period"], work["has_rvu"])
+    has_rvu = work["has_rvu"][first]
     is_rvu = schedules.arrays["rates"]["basis"] == "rvu"
 
     def keep(case, rows):
         return ~is_rvu[rows] | has_rvu[case]
 
-    component_column = np.full(len(first), component, dtype=object)
-    chosen = schedules.rate_index.lookup(
-        [payer, component_column, code, region, setting], schedules.period_start(period), keep
-    )
+    chosen = index.lookup([f[first] for f in fields], schedules.period_start(work["period"][first]), keep)
     return chosen[group]
 
 

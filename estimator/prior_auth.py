@@ -25,10 +25,10 @@ def prior_authorization(work, schedules):
         ``not_applicable``), ``pa_crd_code`` (None where no CRD code applies), ``pa_reason``,
         ``pa_documentation``, ``pa_source``.
     """
-    keys = [work[f] for f in RULE_FIELDS] + [work["period"]]
-    group, first = distinct(*keys)
-    chosen = schedules.rule_index.lookup([k[first] for k in keys[:-1]], schedules.period_start(keys[-1][first]))
-    chosen = chosen[group]
+    fields = schedules.rule_index.canonical([work[f] for f in RULE_FIELDS])
+    group, first = distinct(*fields, work["period"])
+    day = schedules.period_start(work["period"][first])
+    chosen = schedules.rule_index.lookup([f[first] for f in fields], day)[group]
     rules = schedules.arrays["prior_auth"]
     found = (chosen >= 0) & ~work["self_pay"]
     take = np.maximum(chosen, 0)
