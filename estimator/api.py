@@ -2,16 +2,17 @@
 
 import io
 import json
+from itertools import chain
 from pathlib import Path
 
 import swagger_ui_bundle
-from flask import Response, current_app, jsonify, request, send_from_directory
+from flask import Response, current_app, jsonify, request, send_from_directory, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
 from webargs.flaskparser import FlaskParser
 
 from . import __version__
-from .batch import estimate_csv
+from .batch import iter_csv
 from .errors import InputFileError, RequestError
 from .http import INVALID_FIELDS, http_error_response
 from .schemas import (
@@ -128,16 +129,17 @@ class BatchEstimates(MethodView):
             upload = request.files.get("file")
             if upload is None:
                 abort(422, message="No CSV file was sent.", errors={"file": ["Missing data for required field."]})
-            source = upload.stream
+            source = io.BytesIO(upload.read())  # the upload is closed with the request, before streaming ends
         else:
-            source = io.BytesIO(request.get_data(cache=False))
-        sink = io.BytesIO()
+            source = request.stream
+        chunks = iter_csv(source, schedules(), chunk_rows=current_app.config["BATCH_CHUNK_ROWS"])
         try:
-            estimate_csv(source, sink, schedules(), chunk_rows=current_app.config["BATCH_CHUNK_ROWS"])
+            header = next(chunks)  # the file is refused as a whole before any output is sent
         except InputFileError as exc:
             abort(422, message=f"The CSV cannot be estimated: {exc}.", errors={"file": [str(exc)]})
+        # Streamed: rows are read, estimated and sent chunk by chunk, so memory stays bounded.
         return Response(
-            sink.getvalue(),
+            stream_with_context(chain([header], chunks)),
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
         )

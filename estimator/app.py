@@ -1,9 +1,19 @@
 """The Flask application factory."""
 
-from flask import Flask
+import io
+
+from flask import Flask, Request
 
 from . import api, config, http, web
 from .schedules import load_schedules
+
+
+class InMemoryUploadRequest(Request):
+    """Uploads stay in memory (bounded by MAX_CONTENT_LENGTH): a batch file may carry patient details, and
+    nothing the user did not ask to keep is written to disk, not even a temporary file."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 def create_app(test_config=None):
@@ -13,6 +23,7 @@ def create_app(test_config=None):
     message, so a server never starts on bad data.
     """
     app = Flask(__name__)
+    app.request_class = InMemoryUploadRequest
     app.json.sort_keys = False  # answers keep the contract's field order
     config.init_app(app, test_config)
     app.extensions["schedules"] = load_schedules(app.config["FEE_SCHEDULES"])

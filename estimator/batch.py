@@ -103,20 +103,29 @@ def _read_chunk(reader, chunk_rows, width):
     return rows, problems
 
 
-def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
-    """Estimate a CSV from binary stream ``source`` into binary stream ``sink``, chunk by chunk.
+def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, summary=None):
+    """Estimate a CSV from binary stream ``source``, yielding the output CSV as bytes, chunk by chunk.
 
-    Returns a summary dict: ``rows``, ``estimated``, ``failed``, ``fallbacks`` (rows priced on the
-    national baseline), ``prior_auth`` (rows per status) and ``errors`` (rows per error message). Raises
-    ``InputFileError`` when the file as a whole cannot be read (empty, or no ``cpt_code`` or ``payer_id``
-    column).
+    The header is checked before the first yield, so ``InputFileError`` (empty file, no ``cpt_code`` or
+    ``payer_id`` column) comes before any output. Memory stays bounded by ``chunk_rows`` whatever the
+    file's size. When the generator is exhausted, ``summary`` (a dict, if given) holds ``rows``,
+    ``estimated``, ``failed``, ``fallbacks`` (rows priced on the national baseline), ``prior_auth``
+    (rows per status) and ``errors`` (rows per error message).
     """
     text_in = io.TextIOWrapper(source, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    text_out = io.TextIOWrapper(sink, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def flush():
+        data = buffer.getvalue().encode("utf-8", errors="surrogateescape")
+        buffer.seek(0)
+        buffer.truncate()
+        return data
+
     try:
         reader, header, names = _open_reader(text_in)
-        writer = csv.writer(text_out, lineterminator="\n")
         writer.writerow([*(_neutral_text(h) for h in header), *BATCH_COLUMNS])
+        yield flush()
         total = failed = fallbacks = 0
         prior_auth, errors = Counter(), Counter()
         started = time.perf_counter()
@@ -126,6 +135,7 @@ def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_R
                 break
             columns, error, fallback, status = _estimate_chunk(rows, problems, names, schedules, today)
             writer.writerows(zip(*columns, strict=True))
+            yield flush()
             total += len(rows)
             failed += int((error != "").sum())
             fallbacks += int((fallback & (error == "")).sum())
@@ -133,18 +143,29 @@ def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_R
             errors.update(_tally(error[error != ""]))
             if progress:
                 progress(total, failed, time.perf_counter() - started)
-        text_out.flush()
     finally:
-        text_out.detach()
         text_in.detach()
-    return {
-        "rows": total,
-        "estimated": total - failed,
-        "failed": failed,
-        "fallbacks": fallbacks,
-        "prior_auth": dict(prior_auth),
-        "errors": dict(errors.most_common()),
-    }
+    if summary is not None:
+        summary.update(
+            rows=total,
+            estimated=total - failed,
+            failed=failed,
+            fallbacks=fallbacks,
+            prior_auth=dict(prior_auth),
+            errors=dict(errors.most_common()),
+        )
+
+
+def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
+    """Estimate a CSV from binary stream ``source`` into binary stream ``sink``; returns the summary.
+
+    See :func:`iter_csv` for the summary and the errors raised.
+    """
+    summary = {}
+    for data in iter_csv(source, schedules, today, chunk_rows, progress, summary):
+        sink.write(data)
+    sink.flush()
+    return summary
 
 
 def _neutral_text(text):

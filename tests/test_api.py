@@ -302,3 +302,15 @@ def test_a_bad_schedule_directory_stops_start_up(tmp_path):
     (tmp_path / "procedures.csv").write_text("cpt_code\n")
     with pytest.raises(ScheduleError, match="procedures.csv, line 1, column description"):
         create_app({"FEE_SCHEDULES": str(tmp_path)})
+
+
+def test_batch_answer_is_streamed_and_uploads_stay_in_memory(small_app):
+    from estimator.app import InMemoryUploadRequest
+
+    client = small_app.test_client()
+    response = client.post(
+        "/api/v1/estimates/batch", data=(DATA / "batch_input.csv").read_bytes(), content_type="text/csv", buffered=False
+    )
+    assert response.is_streamed
+    assert b"".join(response.response) == (DATA / "batch_expected.csv").read_bytes()
+    assert isinstance(InMemoryUploadRequest({})._get_file_stream(10**9, "text/csv", "big.csv"), io.BytesIO)

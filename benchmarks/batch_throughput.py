@@ -1,0 +1,135 @@
+"""Batch estimation against the floor pipeline, measured in the same run.
+
+    python benchmarks/batch_throughput.py [--rows 1000000] [--loop-sample 2000] [--memory-rows 0]
+
+1. Generates a realistic request CSV (benchmarks/data/, reused when present).
+2. Times the floor pipeline (benchmarks/floor.py) and ``python -m estimator batch`` on it, alternately,
+   twice each, and prints the ratio of the best times (target: at most 2.5).
+3. Times the single-estimate path in a per-row loop on a sample and prints the batch path's speed-up.
+4. With --memory-rows N, runs the command line on an N-row file and prints its peak memory.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.floor import floor_pipeline  # noqa: E402
+from estimator.schedules import load_schedules  # noqa: E402
+from estimator.service import estimate_one  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+
+
+def request_file(rows):
+    """The request file of ``rows`` rows, generated in a child process (keeps this one small)."""
+    path = DATA / f"requests-{rows}.csv"
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        script = ROOT / "benchmarks" / "generate_requests.py"
+        subprocess.run([sys.executable, str(script), str(rows), str(path)], check=True)
+    return path
+
+
+def run_cli(source, target):
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q"], cwd=ROOT, check=True
+    )
+    return time.perf_counter() - started
+
+
+def run_floor(source, target, schedules):
+    started = time.perf_counter()
+    floor_pipeline(source, target, schedules)
+    return time.perf_counter() - started
+
+
+def loop_rate(source, sample):
+    import pandas as pd
+
+    schedules = load_schedules()
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=sample)
+    records = [{k: v for k, v in r.items() if k != "claim_id" and v != ""} for r in frame.to_dict("records")]
+    started = time.perf_counter()
+    for fields in records:
+        try:
+            estimate_one(fields, schedules)
+        except Exception:  # noqa: BLE001 - bad rows are part of the load
+            pass
+    return len(records) / (time.perf_counter() - started)
+
+
+def peak_memory(rows):
+    """Peak resident memory (MiB) and seconds of the command line on an ``rows``-row file.
+
+    The peak is the kernel's high-water mark of the child (VmHWM), read while it runs.
+    """
+    source = request_file(rows)
+    target = DATA / "memory-out.csv"
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q"], cwd=ROOT
+    )
+    peak = 0
+    while child.poll() is None:
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.2)
+    seconds = time.perf_counter() - started
+    target.unlink()
+    if child.returncode:
+        raise RuntimeError("the batch run failed")
+    return peak / 1024, seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--loop-sample", type=int, default=2000)
+    parser.add_argument("--memory-rows", type=int, default=0)
+    args = parser.parse_args()
+    source = request_file(args.rows)
+    schedules = load_schedules()
+    floor_times, cli_times = [], []
+    for _ in range(2):
+        floor_times.append(run_floor(source, DATA / "floor-out.csv", schedules))
+        cli_times.append(run_cli(source, DATA / "batch-out.csv"))
+    floor, ours = min(floor_times), min(cli_times)
+    result = {
+        "rows": args.rows,
+        "floor_seconds": round(floor, 2),
+        "batch_seconds": round(ours, 2),
+        "ratio": round(ours / floor, 2),
+        "batch_rows_per_second": round(args.rows / ours),
+    }
+    loop = loop_rate(source, args.loop_sample)
+    result["single_estimate_loop_rows_per_second"] = round(loop)
+    result["speed_up_over_loop"] = round(args.rows / ours / loop, 1)
+    for name in ("floor-out.csv", "batch-out.csv"):
+        (DATA / name).unlink()
+    print(
+        f"{args.rows:,} rows: floor pipeline {floor:.1f} s, estimator batch {ours:.1f} s "
+        f"(start-up included): ratio {ours / floor:.2f}; {args.rows / ours:,.0f} rows/s"
+    )
+    print(
+        f"single-estimate path in a per-row loop: {loop:,.0f} rows/s; the batch path is "
+        f"{args.rows / ours / loop:,.1f}x faster"
+    )
+    if args.memory_rows:
+        memory, seconds = peak_memory(args.memory_rows)
+        result.update(memory_rows=args.memory_rows, peak_memory_mib=round(memory), memory_run_seconds=round(seconds, 1))
+        print(f"{args.memory_rows:,} rows: peak memory {memory:,.0f} MiB, {seconds:.1f} s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
