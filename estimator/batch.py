@@ -124,7 +124,7 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
 
     try:
         reader, header, names = _open_reader(text_in)
-        writer.writerow([*(_neutral_text(h) for h in header), *BATCH_COLUMNS])
+        writer.writerow(csv_header(header))
         yield flush()
         total = failed = fallbacks = 0
         prior_auth, errors = Counter(), Counter()
@@ -172,29 +172,45 @@ def _neutral_text(text):
     return "'" + text if FORMULA_START.match(text) else text
 
 
-def _estimate_chunk(rows, problems, names, schedules, today):
-    """Estimate one chunk; returns the output columns as lists, and per row the error, fallback, status."""
-    raw = pd.DataFrame(rows, columns=names, dtype=object)
+def estimate_rows(raw, schedules, today=None, problems=None):
+    """Estimate a chunk given as text cells, with row problems found while reading it.
+
+    Returns the table (the input columns, then SPEC section 6's columns, figures as floats) and, per row,
+    the error text, whether the payer's rate was missing (baseline fallback) and the prior-auth status.
+    """
     table, fallback = batch_table(raw, schedules, today)
     error = table["error"].to_numpy(object).copy()
     for name in REQUEST_FIELDS:
         if name in raw.columns:
             error[not_utf8(raw[name].to_numpy(object))] = f"{name}: not valid UTF-8 text"
-    for i, problem in problems.items():
+    for i, problem in (problems or {}).items():
         error[i] = problem
     newly = (error != "") & (table["error"] == "").to_numpy()
     if newly.any():
-        figures = [c for c in BATCH_COLUMNS if c not in ("prior_auth", "warnings", "error")]
-        table.loc[newly, figures] = np.nan
+        table.loc[newly, list(MONEY_COLUMNS)] = np.nan
         table.loc[newly, ["prior_auth", "warnings"]] = ""
     table["error"] = error
-    status = table["prior_auth"].to_numpy(object)
-    money = len(names) + len(MONEY_COLUMNS)
-    columns = []
-    for i, (_, column) in enumerate(table.items()):
-        cells = money_text(column) if len(names) <= i < money else neutralise(column)
-        columns.append(cells.tolist())
-    return columns, error, fallback, status
+    return table, error, fallback, table["prior_auth"].to_numpy(object)
+
+
+def csv_cells(table, inputs):
+    """The output columns as CSV text: figures with two decimals, formula-like cells neutralised."""
+    money = inputs + len(MONEY_COLUMNS)
+    return [
+        money_text(column) if inputs <= i < money else neutralise(column) for i, (_, column) in enumerate(table.items())
+    ]
+
+
+def csv_header(header):
+    """The output header: the input's names (neutralised), then SPEC section 6's columns."""
+    return [*(_neutral_text(h) for h in header), *BATCH_COLUMNS]
+
+
+def _estimate_chunk(rows, problems, names, schedules, today):
+    """Estimate one chunk; returns the output columns as lists, and per row the error, fallback, status."""
+    raw = pd.DataFrame(rows, columns=names, dtype=object)
+    table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
+    return [cells.tolist() for cells in csv_cells(table, len(names))], error, fallback, status
 
 
 def _tally(values):

@@ -1,12 +1,11 @@
 """Command line: ``python -m estimator estimate | batch | check-schedules``."""
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import sys
 
-from .batch import DEFAULT_CHUNK_ROWS, StderrProgress, estimate_csv
+from .batch import DEFAULT_CHUNK_ROWS, StderrProgress
 from .errors import InputFileError, RequestError, ScheduleError
 from .glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
 from .schedules import load_schedules
@@ -59,6 +58,15 @@ def build_parser():
     bat.add_argument("input", help="input CSV, or - for standard input")
     bat.add_argument("-o", "--output", required=True, help="output CSV, or - for standard output")
     bat.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time")
+    bat.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),
+        default="pandas",
+        help="pandas: stream on this machine (default); dask: partitions on a Dask cluster",
+    )
+    bat.add_argument(
+        "--scheduler", metavar="ADDRESS", help="with --engine dask: a running Dask scheduler (default: a local cluster)"
+    )
     bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
 
@@ -110,20 +118,37 @@ def _estimate(args, schedules):
 
 
 def _batch(args, schedules):
-    progress = None if args.quiet else StderrProgress()
-    with contextlib.ExitStack() as stack:
-        source = sys.stdin.buffer if args.input == "-" else stack.enter_context(_open(args.input, "rb"))
-        sink = sys.stdout.buffer if args.output == "-" else stack.enter_context(_open(args.output, "wb"))
-        if source is None or sink is None:
+    if args.engine == "dask":
+        from .scale import estimate_with_dask
+
+        if args.input == "-" or args.output == "-":
+            print("--engine dask reads and writes files, not standard input or output", file=sys.stderr)
             return 2
         try:
-            summary = estimate_csv(source, sink, schedules, args.today, args.chunk_rows, progress)
-        except InputFileError as exc:
+            estimate_with_dask(args.input, args.output, schedules, args.today, args.scheduler)
+        except (InputFileError, OSError, ValueError) as exc:
             print(f"{args.input}: {exc}", file=sys.stderr)
             return 2
-        finally:
-            if progress:
-                progress.close()
+        if not args.quiet:
+            print(f"Done: estimates written to {args.output}.", file=sys.stderr)
+        return 0
+    from .scale import estimate_file, is_parquet
+
+    if (is_parquet(args.input) or is_parquet(args.output)) and "-" in (args.input, args.output):
+        print("Parquet is read and written as files, not standard input or output", file=sys.stderr)
+        return 2
+    progress = None if args.quiet else StderrProgress()
+    try:
+        summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress)
+    except InputFileError as exc:
+        print(f"{args.input}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{exc.filename or args.input}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        if progress:
+            progress.close()
     if args.summary:
         with open(args.summary, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
@@ -144,15 +169,3 @@ def describe_summary(summary):
     for message, n in list(summary["errors"].items())[:10]:
         lines.append(f"  {n:,} x {message}")
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _open(path, mode):
-    try:
-        handle = open(path, mode)  # noqa: SIM115 - closed by the context manager
-    except OSError as exc:
-        print(f"{path}: {exc.strerror}", file=sys.stderr)
-        yield None
-        return
-    with handle:
-        yield handle

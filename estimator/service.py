@@ -55,7 +55,9 @@ def batch_table(raw, schedules, today=None):
     added["prior_auth"] = np.where(ok, result["pa_status"], "").astype(object)
     added["warnings"] = result["warnings"].astype(object)
     added["error"] = result["error"]
-    table = pd.DataFrame(added, index=raw.index)
+    # Text stays in object columns: cells may hold undecodable bytes (kept as surrogates) that an
+    # Arrow-backed string column would refuse.
+    table = pd.DataFrame({k: pd.Series(v, index=raw.index, dtype=v.dtype) for k, v in added.items()})
     assert list(table.columns) == list(BATCH_COLUMNS)
     fallback = ok & (result["professional_fallback"] == True)  # noqa: E712 - None on failed rows
     return pd.concat([raw, table], axis=1), fallback

@@ -1,0 +1,103 @@
+"""Parquet in and out, and the Dask engine: the same estimates as the single-machine CSV path."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from estimator.scale import estimate_file, estimate_with_dask
+
+from .conftest import DATA, TEST_SCHEDULES, TODAY
+
+GOLDEN_IN = DATA / "batch_input.csv"
+GOLDEN_OUT = DATA / "batch_expected.csv"
+FIGURES = ["allowed_low", "allowed_expected", "allowed_high", "patient_low", "patient_expected", "patient_high",
+           "payer_expected", "balance_billing_expected"]
+
+
+def golden():
+    return pd.read_csv(GOLDEN_OUT, dtype=str, keep_default_na=False)
+
+
+def test_csv_to_parquet_keeps_rows_and_figures(small, tmp_path):
+    target = tmp_path / "out.parquet"
+    summary = estimate_file(GOLDEN_IN, target, small, TODAY, chunk_rows=5)
+    assert summary["rows"] == 12 and summary["failed"] == 4
+    table = pq.read_table(target)
+    assert table.schema.field("allowed_expected").type == pa.float64()
+    out = table.to_pandas()
+    expected = golden()
+    assert out["row_id"].tolist() == expected["row_id"].tolist()
+    for column in FIGURES:
+        shown = [f"{v:.2f}" if v == v else "" for v in out[column]]
+        assert shown == expected[column].tolist(), column
+    assert out["error"].tolist() == expected["error"].tolist()
+
+
+def test_parquet_to_csv_is_identical_to_the_csv_path(small, tmp_path):
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(pd.read_csv(GOLDEN_IN, dtype=str, keep_default_na=False)), source)
+    target = tmp_path / "out.csv"
+    estimate_file(source, target, small, TODAY, chunk_rows=4)
+    assert target.read_bytes() == GOLDEN_OUT.read_bytes()
+
+
+def test_typed_parquet_columns_are_read_as_their_text(small, tmp_path):
+    frame = pd.DataFrame({"cpt_code": ["11111", "11111"], "payer_id": ["plan", "plan"], "units": [3, 1],
+                          "deductible_met": [100.0, None], "date_of_service": pd.to_datetime(["2025-06-01"] * 2).date})
+    source = tmp_path / "typed.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
+    target = tmp_path / "out.parquet"
+    estimate_file(source, target, small, TODAY)
+    out = pq.read_table(target).to_pandas()
+    assert out["units"].tolist() == [3, 1]  # passed through with its type
+    # 3 x 70 = 210 with the deductible met: 10 copay + 20 % of 210; then 70 with the whole deductible due
+    assert out["patient_expected"].tolist() == [52.0, 70.0]
+
+
+def test_parquet_without_required_columns_fails_as_a_whole(small, tmp_path):
+    source = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"a": [1]}), source)
+    from estimator.errors import InputFileError
+
+    with pytest.raises(InputFileError, match="no cpt_code and no payer_id"):
+        estimate_file(source, tmp_path / "out.csv", small, TODAY)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def test_dask_output_is_byte_identical_on_a_local_cluster(small, tmp_path, dask_client):
+    target = tmp_path / "out.csv"
+    estimate_with_dask(GOLDEN_IN, target, small, TODAY, scheduler=dask_client, blocksize=400)  # several partitions
+    assert target.read_bytes() == GOLDEN_OUT.read_bytes()
+
+
+def test_dask_reads_a_directory_of_files(small, tmp_path, dask_client):
+    lines = GOLDEN_IN.read_text().splitlines()
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text("\n".join(lines[:7]) + "\n")
+    (folder / "b.csv").write_text("\n".join([lines[0], *lines[7:]]) + "\n")
+    target = tmp_path / "out.csv"
+    estimate_with_dask(folder, target, small, TODAY, scheduler=dask_client)
+    assert target.read_bytes() == GOLDEN_OUT.read_bytes()
+
+
+def test_command_line_parquet_and_dask(tmp_path):
+    parquet = tmp_path / "out.parquet"
+    run = [sys.executable, "-m", "estimator", "batch", "--fee-schedules", str(TEST_SCHEDULES), "-q"]
+    assert subprocess.run([*run, str(GOLDEN_IN), "-o", str(parquet)]).returncode == 0
+    assert len(pq.read_table(parquet)) == 12
+    csv_out = tmp_path / "dask.csv"
+    done = subprocess.run([*run, "--engine", "dask", str(GOLDEN_IN), "-o", str(csv_out)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert csv_out.read_bytes() == GOLDEN_OUT.read_bytes()
