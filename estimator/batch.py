@@ -53,9 +53,30 @@ def not_utf8(column):
     return bad[codes] if bad.any() else np.zeros(len(codes), dtype=bool)
 
 
+class _LineTap:
+    """Feeds the csv reader line by line and keeps the lines of the current chunk, so that a record a
+    stray quote ran on over several lines can be read again line by line."""
+
+    def __init__(self, stream):
+        self.stream = iter(stream)
+        self.lines = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = next(self.stream)
+        self.lines.append(line)
+        return line
+
+
 def _open_reader(text_stream):
-    """The CSV reader positioned after a checked header: (reader, header as written, stripped names)."""
-    reader = csv.reader(text_stream)
+    """The CSV reader positioned after a checked header: (reader, header as written, stripped names).
+
+    The reader keeps the raw lines of the chunk being read (see :class:`_LineTap`).
+    """
+    tap = _LineTap(text_stream)
+    reader = _Reader(csv.reader(tap), tap)
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
@@ -74,6 +95,45 @@ def _open_reader(text_stream):
     return reader, header, names
 
 
+class _Reader:
+    """A csv reader with the tap of its lines."""
+
+    def __init__(self, reader, tap):
+        self.reader, self.tap = reader, tap
+
+    def __iter__(self):
+        return self.reader
+
+    def __next__(self):
+        return next(self.reader)
+
+    @property
+    def line_num(self):
+        return self.reader.line_num
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+RUN_ON = "row has an unclosed quote; the lines it ran over are read as rows of their own"
+
+
+def _split_run_on(rows, problems, lines, run_on):
+    """Rows again, with each record in ``run_on`` re-read line by line from the raw ``lines``."""
+    out_rows, out_problems, cursor = [], {}, 0
+    for i, row in enumerate(rows):
+        span = 1 + sum(len(_LINE_BREAK.findall(cell)) for cell in row)  # lines this record took
+        if i in run_on:
+            taken = lines[cursor : cursor + span]
+            out_problems[len(out_rows)] = RUN_ON
+            out_rows.append(next(csv.reader([taken[0].rstrip("\r\n")]), []) or [""])
+            out_rows.extend(csv.reader(taken[1:]))
+        else:
+            if i in problems:
+                out_problems[len(out_rows)] = problems[i]
+            out_rows.append(row)
+        cursor += span
+    return out_rows, out_problems
+
+
 def _read_chunk(reader, chunk_rows, width):
     """Up to ``chunk_rows`` rows, each of ``width`` cells, and {row index: problem} for broken rows.
 
@@ -82,15 +142,21 @@ def _read_chunk(reader, chunk_rows, width):
     problem, so that no row is lost and every row keeps its place.
     """
     rows, problems = [], {}
+    reader.tap.lines.clear()
     while len(rows) < chunk_rows:
         wanted = chunk_rows - len(rows)
         try:
-            rows.extend(islice(reader, wanted))
+            rows.extend(islice(reader.reader, wanted))
             break
         except csv.Error as exc:  # the rows read before the broken one are already in ``rows``
             problems[len(rows)] = f"row {reader.line_num} is not valid CSV: {exc}"
             rows.append([""] * width)
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    wrong = np.flatnonzero((lengths != width) & (lengths != 0)).tolist()
+    run_on = {i for i in wrong if any("\n" in cell or "\r" in cell for cell in rows[i])}
+    if run_on:  # a stray quote swallowed the lines after it: give them back as rows
+        rows, problems = _split_run_on(rows, problems, reader.tap.lines, run_on)
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if (lengths == 0).any():  # a blank line is not a row
         keep = np.flatnonzero(lengths != 0)
         new_index = {old: new for new, old in enumerate(keep.tolist())}

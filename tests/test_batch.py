@@ -94,6 +94,21 @@ def test_a_row_with_the_wrong_number_of_fields_is_reported_and_the_others_run(sm
     assert summary["failed"] == 2
 
 
+def test_a_stray_quote_is_reported_in_its_row_and_the_lines_it_swallowed_come_back(small):
+    text, summary = batch(
+        small,
+        'id,cpt_code,payer_id,note\n1,11111,plan,ok\n2,11111,plan,"broken\n3,11111,plan,fine\n'
+        '4,11111,plan,"quoted, legit"\n5,11111,plan,"two\nlines"\n6,11111,plan,last\n',
+        chunk_rows=3,
+    )
+    out = rows(text)
+    assert [r["id"] for r in out] == ["1", "2", "3", "4", "5", "6"]
+    assert out[1]["note"] == "broken" and out[1]["error"].startswith("row has an unclosed quote")
+    assert [r["allowed_expected"] for r in out] == ["70.00", "", "70.00", "70.00", "70.00", "70.00"]
+    assert out[3]["note"] == "quoted, legit" and out[4]["note"] == "two\nlines"
+    assert summary["failed"] == 1
+
+
 def test_bad_utf8_in_a_request_field_is_reported_in_its_row(small):
     text, _ = batch(small, b"id,cpt_code,payer_id,note\n1,11111,pl\xe9n,ok\n2,11111,plan,caf\xe9\n")
     out = rows(text)

@@ -14,8 +14,16 @@ from .conftest import DATA, TEST_SCHEDULES, TODAY
 
 GOLDEN_IN = DATA / "batch_input.csv"
 GOLDEN_OUT = DATA / "batch_expected.csv"
-FIGURES = ["allowed_low", "allowed_expected", "allowed_high", "patient_low", "patient_expected", "patient_high",
-           "payer_expected", "balance_billing_expected"]
+FIGURES = [
+    "allowed_low",
+    "allowed_expected",
+    "allowed_high",
+    "patient_low",
+    "patient_expected",
+    "patient_high",
+    "payer_expected",
+    "balance_billing_expected",
+]
 
 
 def golden():
@@ -46,8 +54,15 @@ def test_parquet_to_csv_is_identical_to_the_csv_path(small, tmp_path):
 
 
 def test_typed_parquet_columns_are_read_as_their_text(small, tmp_path):
-    frame = pd.DataFrame({"cpt_code": ["11111", "11111"], "payer_id": ["plan", "plan"], "units": [3, 1],
-                          "deductible_met": [100.0, None], "date_of_service": pd.to_datetime(["2025-06-01"] * 2).date})
+    frame = pd.DataFrame(
+        {
+            "cpt_code": ["11111", "11111"],
+            "payer_id": ["plan", "plan"],
+            "units": [3, 1],
+            "deductible_met": [100.0, None],
+            "date_of_service": pd.to_datetime(["2025-06-01"] * 2).date,
+        }
+    )
     source = tmp_path / "typed.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source)
     target = tmp_path / "out.parquet"
