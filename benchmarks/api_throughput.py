@@ -25,24 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate_requests import generate  # noqa: E402
+from estimator.glossary import MONEY_FIELDS, REQUEST_FIELDS  # noqa: E402
 
-FIELDS = [
-    "cpt_code",
-    "payer_id",
-    "zip",
-    "setting",
-    "network",
-    "modifiers",
-    "units",
-    "date_of_service",
-    "deductible",
-    "coinsurance",
-    "copay",
-    "oop_max",
-    "deductible_met",
-    "oop_met",
-]
-NUMBERS = {"units", "deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met"}
+FIELDS = [f for f in REQUEST_FIELDS if f != "region_id"]
+NUMBERS = {"units", "coinsurance", *MONEY_FIELDS}
 
 
 def request_bodies(count, seed=1):

@@ -13,18 +13,11 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from estimator.batch import MONEY_COLUMNS
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FIGURES = [
-    "allowed_low",
-    "allowed_expected",
-    "allowed_high",
-    "patient_low",
-    "patient_expected",
-    "patient_high",
-    "payer_expected",
-    "balance_billing_expected",
-]
+FIGURES = list(MONEY_COLUMNS)
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("REQUIRE_BROWSER"):

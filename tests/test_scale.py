@@ -8,22 +8,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from estimator.batch import MONEY_COLUMNS
 from estimator.scale import estimate_file, estimate_with_dask
 
 from .conftest import DATA, TEST_SCHEDULES, TODAY
 
 GOLDEN_IN = DATA / "batch_input.csv"
 GOLDEN_OUT = DATA / "batch_expected.csv"
-FIGURES = [
-    "allowed_low",
-    "allowed_expected",
-    "allowed_high",
-    "patient_low",
-    "patient_expected",
-    "patient_high",
-    "payer_expected",
-    "balance_billing_expected",
-]
+FIGURES = list(MONEY_COLUMNS)
 
 
 def golden():

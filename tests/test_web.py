@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from estimator.batch import MONEY_COLUMNS
 from estimator.glossary import REQUEST_FIELDS
 
 from .conftest import DATA
@@ -53,17 +54,7 @@ def test_form_result_has_every_data_field(client):
         },
     )
     page = response.get_data(as_text=True)
-    for field in (
-        "allowed_low",
-        "allowed_expected",
-        "allowed_high",
-        "patient_low",
-        "patient_expected",
-        "patient_high",
-        "payer_expected",
-        "balance_billing_expected",
-        "prior_auth",
-    ):
+    for field in (*MONEY_COLUMNS, "prior_auth"):
         assert f'data-field="{field}"' in page, field
     assert 'data-field="allowed_expected">$271.66<' in page
 
