@@ -194,3 +194,13 @@ def test_unknown_page_has_the_site_look(page, server):
     response = page.goto(server + "/no-such-page")
     assert response.status == 404
     assert page.locator("header.site").is_visible()
+
+
+def test_api_reference_page_renders_offline(page, server):
+    blocked = []
+    page.on("request", lambda r: blocked.append(r.url) if not r.url.startswith(server) else None)
+    page.goto(server + "/api/docs")
+    page.wait_for_selector(".opblock", timeout=15000)  # Swagger UI drew the operations
+    assert page.locator(".opblock").count() == 7
+    assert "Estimate one procedure line" in page.inner_text("body")
+    assert blocked == []  # every asset came from this host
