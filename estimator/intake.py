@@ -213,27 +213,21 @@ def parse_requests(raw, schedules, today):
             return _Distinct.blank(n)
         return _Distinct(_cells(raw, field, n))
 
-    codes = column("cpt_code")
-    known = schedules.keys["cpt_code"]
-    upper = [v.upper() for v in codes.values]
-    msgs.add("cpt_code", codes.rows([u == "" for u in upper], bool), MISSING)
-    msgs.add(
-        "cpt_code",
-        codes.rows([u not in known for u in upper], bool),
-        codes.rows([f"Unknown procedure code '{v}'." for v in codes.values]),
-    )
-    out["cpt_code"] = codes.rows(upper)
+    def key(field, normalise, label):
+        """A required key into the schedules: missing, or unknown, is an error."""
+        cells = column(field)
+        values = [normalise(v) for v in cells.values]
+        known = schedules.keys[field]
+        msgs.add(field, cells.rows([v == "" for v in values], bool), MISSING)
+        msgs.add(
+            field,
+            cells.rows([v not in known for v in values], bool),
+            cells.rows([f"Unknown {label} '{v}'." for v in cells.values]),
+        )
+        return cells.rows(values)
 
-    payers = column("payer_id")
-    known = schedules.keys["payer_id"]
-    lower = [v.lower() for v in payers.values]
-    msgs.add("payer_id", payers.rows([v == "" for v in lower], bool), MISSING)
-    msgs.add(
-        "payer_id",
-        payers.rows([v not in known for v in lower], bool),
-        payers.rows([f"Unknown payer '{v}'." for v in payers.values]),
-    )
-    out["payer_id"] = payers.rows(lower)
+    out["cpt_code"] = key("cpt_code", str.upper, "procedure code")
+    out["payer_id"] = key("payer_id", str.lower, "payer")
 
     regions = column("region_id")
     known = schedules.keys["region_id"]

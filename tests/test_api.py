@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from estimator.errors import ScheduleError
+from estimator.glossary import REQUEST_FIELDS
 
 from .conftest import DATA, TEST_SCHEDULES
 
@@ -258,28 +259,7 @@ def test_api_and_command_line_give_identical_figures(small_app, tmp_path):
         check=True,
     )
     for row in read_csv(out.read_bytes()):
-        fields = {
-            k: v
-            for k, v in row.items()
-            if k
-            in {
-                "cpt_code",
-                "payer_id",
-                "region_id",
-                "zip",
-                "setting",
-                "network",
-                "units",
-                "date_of_service",
-                "deductible",
-                "coinsurance",
-                "copay",
-                "oop_max",
-                "deductible_met",
-                "oop_met",
-            }
-            and v != ""
-        }
+        fields = {k: v for k, v in row.items() if k in REQUEST_FIELDS and k != "modifiers" and v != ""}
         if row["modifiers"]:
             fields["modifiers"] = row["modifiers"].replace(";", " ").replace(",", " ").split()
         response = client.post(ESTIMATE, json=fields)
