@@ -1,5 +1,12 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` or ``flask --app wsgi run``."""
+"""WSGI entry point: ``gunicorn --config gunicorn.conf.py wsgi:app`` or ``flask --app wsgi run``."""
+
+import sys
 
 from estimator.app import create_app
+from estimator.errors import ScheduleError
 
-app = create_app()
+try:
+    app = create_app()
+except ScheduleError as exc:  # refuse to serve bad data, with the loader's message and no traceback
+    print(f"Fee schedules refused, the service does not start:\n{exc}", file=sys.stderr)
+    raise SystemExit(1) from None

@@ -294,3 +294,16 @@ def test_batch_answer_is_streamed_and_uploads_stay_in_memory(small_app):
     assert response.is_streamed
     assert b"".join(response.response) == (DATA / "batch_expected.csv").read_bytes()
     assert isinstance(InMemoryUploadRequest({})._get_file_stream(10**9, "text/csv", "big.csv"), io.BytesIO)
+
+
+def test_wsgi_refuses_to_start_on_bad_schedules_with_the_loaders_message(tmp_path):
+    import os
+    from pathlib import Path
+
+    (tmp_path / "procedures.csv").write_text("cpt_code\n")
+    env = {**os.environ, "ESTIMATOR_FEE_SCHEDULES": str(tmp_path)}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "procedures.csv, line 1, column description: required column is missing" in done.stderr
+    assert "Traceback" not in done.stderr
