@@ -1,5 +1,6 @@
 """The JSON API (SPEC sections 5 and 6): thin adapters over :mod:`estimator.service`."""
 
+import datetime as dt
 import io
 import json
 from itertools import chain
@@ -61,7 +62,7 @@ health_blp = EstimatorBlueprint("health", __name__, description="Service health.
 
 
 def schedules():
-    return current_app.extensions["schedules"]
+    return current_app.extensions["schedule_store"].current()
 
 
 def _records(frame, columns):
@@ -192,11 +193,14 @@ class Health(MethodView):
     @health_blp.response(200, HealthSchema)
     def get(self):
         """Service health and the fee schedules loaded"""
-        loaded = schedules()
+        store = current_app.extensions["schedule_store"]
+        loaded = store.current()
         first, last = loaded.coverage()
         return {
-            "status": "ok",
+            "status": "ok" if store.reload_error is None else "degraded",
             "fee_schedules": loaded.directory,
+            "loaded_at": dt.datetime.fromtimestamp(store.loaded_at, dt.UTC).isoformat(timespec="seconds"),
+            "reload_error": store.reload_error,
             "effective_from": first,
             "effective_to": last,
             "procedures": len(loaded.procedures),

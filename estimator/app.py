@@ -5,7 +5,7 @@ import io
 from flask import Flask, Request
 
 from . import api, config, http, web
-from .schedules import load_schedules
+from .store import ScheduleStore
 
 
 class InMemoryUploadRequest(Request):
@@ -17,7 +17,8 @@ class InMemoryUploadRequest(Request):
 
 
 def create_app(test_config=None):
-    """Build the app: configuration, fee schedules (loaded once, here), API, pages, errors, headers.
+    """Build the app: configuration, fee schedules (loaded here, reloaded when their files change), API,
+    pages, errors, headers.
 
     A fee-schedule directory that fails validation raises ``ScheduleError`` with the loader's
     message, so a server never starts on bad data.
@@ -26,7 +27,7 @@ def create_app(test_config=None):
     app.request_class = InMemoryUploadRequest
     app.json.sort_keys = False  # answers keep the contract's field order
     config.init_app(app, test_config)
-    app.extensions["schedules"] = load_schedules(app.config["FEE_SCHEDULES"])
+    app.extensions["schedule_store"] = ScheduleStore(app.config["FEE_SCHEDULES"], app.config["RELOAD_INTERVAL"])
     http.init_app(app, html_renderer=web.render_error_page)
     api.init_app(app)
     web.init_app(app)

@@ -5,6 +5,8 @@ import secrets
 DEFAULTS = {
     # Fee-schedule directory; None = the shipped fee_schedules/ (ESTIMATOR_FEE_SCHEDULES overrides).
     "FEE_SCHEDULES": None,
+    # Seconds between looks at the fee-schedule files for changes (0 = never reload).
+    "RELOAD_INTERVAL": 5.0,
     # Largest request body: a batch CSV upload (bytes). Larger bodies are answered 413.
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     # Largest JSON body of a single estimate (bytes).

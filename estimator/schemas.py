@@ -193,8 +193,13 @@ class RegionQuerySchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "ok"})
+    status = fields.String(metadata={"example": "ok", "description": "ok, or degraded when a reload was refused."})
     fee_schedules = fields.String(metadata={"description": "The fee-schedule directory loaded."})
+    loaded_at = fields.String(metadata={"description": "When the schedules in service were loaded (UTC)."})
+    reload_error = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the last reload was refused (the last good schedules stay in service)."},
+    )
     effective_from = fields.String(allow_none=True, metadata={"description": "Earliest rate date on file."})
     effective_to = fields.String(allow_none=True, metadata={"description": "Latest rate date on file (null = open)."})
     procedures = fields.Integer()

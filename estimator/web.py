@@ -29,7 +29,7 @@ MAX_PAGE_DOWNLOAD = 20 * 1024 * 1024
 
 
 def schedules():
-    return current_app.extensions["schedules"]
+    return current_app.extensions["schedule_store"].current()
 
 
 def _choices():
