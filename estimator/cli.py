@@ -70,6 +70,11 @@ def build_parser():
     bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
 
+    srv = sub.add_parser("serve", help="start the web service (gunicorn) on a fee-schedule directory")
+    srv.add_argument("--fee-schedules", metavar="DIR", help="fee-schedule directory (default: the shipped one)")
+    srv.add_argument("--bind", default=None, help="address to listen on (default 127.0.0.1:8000)")
+    srv.add_argument("--workers", type=int, default=None, help="worker processes (default: cores + 1)")
+
     chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
     return parser
@@ -80,6 +85,8 @@ def main(argv=None):
     try:
         if args.command == "check-schedules":
             return _check(args.directory)
+        if args.command == "serve":
+            return _serve(args)
         schedules = load_schedules(args.fee_schedules)
         if args.command == "estimate":
             return _estimate(args, schedules)
@@ -87,6 +94,23 @@ def main(argv=None):
     except ScheduleError as exc:
         print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
         return 2
+
+
+def _serve(args):
+    """Replace this process with gunicorn serving ``wsgi:app`` with the project's settings."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)
+    if args.fee_schedules:
+        env["ESTIMATOR_FEE_SCHEDULES"] = str(Path(args.fee_schedules).resolve())
+    command = [sys.executable, "-m", "gunicorn", "--config", str(root / "gunicorn.conf.py"), "--chdir", str(root)]
+    if args.bind:
+        command += ["--bind", args.bind]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    os.execve(sys.executable, [*command, "wsgi:app"], env)
 
 
 def _check(directory):

@@ -91,3 +91,45 @@ def test_a_bad_schedule_directory_is_refused_with_its_message(tmp_path):
     assert out.returncode == 2
     assert "procedures.csv: is missing from the fee-schedule directory" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_starts_the_service_on_the_given_schedules():
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "estimator",
+            "serve",
+            "--fee-schedules",
+            str(TEST_SCHEDULES),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    health = json.load(answer)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        assert health["fee_schedules"] == str(TEST_SCHEDULES)
+        assert health["procedures"] == 5
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
