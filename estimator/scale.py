@@ -216,7 +216,7 @@ def dask_inputs(source):
     return str(path), is_parquet(path)
 
 
-def estimate_with_dask(source, target, schedules, today=None, scheduler=None, blocksize="64MB"):
+def estimate_with_dask(source, target, schedules, today=None, scheduler=None, blocksize="16MB"):
     """Estimate ``source`` (a file or a directory of files) into ``target`` on a Dask cluster.
 
     A local cluster by default, or the running scheduler at ``scheduler``. The output is one file, in
