@@ -61,6 +61,9 @@ class RowIndex:
         """
         out = []
         for values, named in zip(cases, self.named, strict=True):
+            if len(values) <= SMALL:
+                out.append(np.array([v if v in named else "" for v in values], dtype=object))
+                continue
             codes, uniques = factorize(values)
             kept = np.array([u if u in named else "" for u in uniques] or [""], dtype=object)
             out.append(kept[codes] if len(codes) else values)
@@ -120,11 +123,13 @@ def distinct(*columns):
     if n == 0:
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
     if n <= SMALL:
-        seen = {}
-        group = np.array([seen.setdefault(key, len(seen)) for key in zip(*columns, strict=True)], dtype="int64")
-        first = np.full(len(seen), n, dtype="int64")
-        np.minimum.at(first, group, np.arange(n))
-        return group, first
+        seen, group, first = {}, [], []
+        for i, key in enumerate(zip(*columns, strict=True)):
+            index = seen.setdefault(key, len(seen))
+            if index == len(first):
+                first.append(i)
+            group.append(index)
+        return np.array(group, dtype="int64"), np.array(first, dtype="int64")
     key = np.zeros(n, dtype="int64")
     for column in columns:
         codes, uniques = pd.factorize(column)
