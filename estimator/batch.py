@@ -169,6 +169,38 @@ def _read_chunk(reader, chunk_rows, width):
     return rows, problems
 
 
+def _counts(values):
+    """Count of each distinct value of an array of text (vectorised)."""
+    distinct, counts = np.unique(values.astype(str), return_counts=True)
+    return dict(zip(distinct.tolist(), counts.tolist(), strict=True))
+
+
+class Tally:
+    """Counts of a batch as it goes: rows, failures by message, baseline fallbacks, prior-auth statuses."""
+
+    def __init__(self):
+        self.rows = self.failed = self.fallbacks = 0
+        self.prior_auth, self.errors = Counter(), Counter()
+
+    def add(self, error, fallback, status):
+        ok = error == ""
+        self.rows += len(error)
+        self.failed += int((~ok).sum())
+        self.fallbacks += int((fallback & ok).sum())
+        self.prior_auth.update(_counts(status[ok]))
+        self.errors.update(_counts(error[~ok]))
+
+    def summary(self):
+        return {
+            "rows": self.rows,
+            "estimated": self.rows - self.failed,
+            "failed": self.failed,
+            "fallbacks": self.fallbacks,
+            "prior_auth": dict(self.prior_auth),
+            "errors": dict(self.errors.most_common()),
+        }
+
+
 def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, summary=None):
     """Estimate a CSV from binary stream ``source``, yielding the output CSV as bytes, chunk by chunk.
 
@@ -192,8 +224,7 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
         reader, header, names = _open_reader(text_in)
         writer.writerow(csv_header(header))
         yield flush()
-        total = failed = fallbacks = 0
-        prior_auth, errors = Counter(), Counter()
+        tally = Tally()
         started = time.perf_counter()
         while True:
             rows, problems = _read_chunk(reader, chunk_rows, len(header))
@@ -202,24 +233,13 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
             columns, error, fallback, status = _estimate_chunk(rows, problems, names, schedules, today)
             writer.writerows(zip(*columns, strict=True))
             yield flush()
-            total += len(rows)
-            failed += int((error != "").sum())
-            fallbacks += int((fallback & (error == "")).sum())
-            prior_auth.update(_tally(status[error == ""]))
-            errors.update(_tally(error[error != ""]))
+            tally.add(error, fallback, status)
             if progress:
-                progress(total, failed, time.perf_counter() - started)
+                progress(tally.rows, tally.failed, time.perf_counter() - started)
     finally:
         text_in.detach()
     if summary is not None:
-        summary.update(
-            rows=total,
-            estimated=total - failed,
-            failed=failed,
-            fallbacks=fallbacks,
-            prior_auth=dict(prior_auth),
-            errors=dict(errors.most_common()),
-        )
+        summary.update(tally.summary())
 
 
 def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
@@ -277,12 +297,6 @@ def _estimate_chunk(rows, problems, names, schedules, today):
     raw = pd.DataFrame(rows, columns=names, dtype=object)
     table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
     return [cells.tolist() for cells in csv_cells(table, len(names))], error, fallback, status
-
-
-def _tally(values):
-    """Count of each distinct value of an array of text."""
-    distinct, counts = np.unique(values.astype(str), return_counts=True)
-    return dict(zip(distinct.tolist(), counts.tolist(), strict=True))
 
 
 class StderrProgress:

@@ -7,7 +7,6 @@ their figures, warnings and errors are the same; only the reading and writing di
 import datetime as dt
 import io
 import time
-from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pandas as pd
 from .batch import (
     DEFAULT_CHUNK_ROWS,
     MONEY_COLUMNS,
+    Tally,
     csv_cells,
     csv_header,
     estimate_csv,
@@ -45,7 +45,7 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
     import pyarrow.parquet as pq
 
     batches = _parquet_batches(source, chunk_rows) if is_parquet(source) else _csv_batches(source, chunk_rows)
-    tally = _Tally()
+    tally = Tally()
     writer = None
     started = time.perf_counter()
     with _open(target, "wb") as dst:
@@ -139,30 +139,6 @@ def _csv_batches(source, chunk_rows):
             if not rows:
                 return
             yield None, pd.DataFrame(rows, columns=names, dtype=object), problems
-
-
-class _Tally:
-    def __init__(self):
-        self.rows = self.failed = self.fallbacks = 0
-        self.prior_auth, self.errors = Counter(), Counter()
-
-    def add(self, error, fallback, status):
-        ok = error == ""
-        self.rows += len(error)
-        self.failed += int((~ok).sum())
-        self.fallbacks += int((fallback & ok).sum())
-        self.prior_auth.update(Counter(status[ok].astype(str).tolist()))
-        self.errors.update(Counter(error[~ok].astype(str).tolist()))
-
-    def summary(self):
-        return {
-            "rows": self.rows,
-            "estimated": self.rows - self.failed,
-            "failed": self.failed,
-            "fallbacks": self.fallbacks,
-            "prior_auth": dict(self.prior_auth),
-            "errors": dict(self.errors.most_common()),
-        }
 
 
 class _open:
