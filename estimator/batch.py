@@ -22,21 +22,27 @@ from .service import batch_table
 
 #: Cells a spreadsheet would run as a formula.
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
 #: The figure columns of the output (the first eight added columns).
 MONEY_COLUMNS = BATCH_COLUMNS[:8]
 _BAD_BYTES = re.compile(r"[\udc80-\udcff]")
 DEFAULT_CHUNK_ROWS = 50_000
 
 
-def neutralise(column):
-    """Prefix formula-like cells of a text column with an apostrophe (once per distinct value)."""
+def neutralise(column, quote=False):
+    """Prefix formula-like cells of a text column with an apostrophe (once per distinct value).
+
+    With ``quote``, also quote each cell as ``csv.writer`` would (minimal quoting), so that rows can be
+    joined with commas directly.
+    """
     cells = np.asarray(column, dtype=object)
     codes, uniques = factorize(cells)
-    risky = np.array([isinstance(u, str) and bool(FORMULA_START.match(u)) for u in uniques] or [False])
-    if not risky.any():
+    fixed = [("'" + u if FORMULA_START.match(u) else u) if isinstance(u, str) else u for u in uniques]
+    if quote:
+        fixed = ['"' + u.replace('"', '""') + '"' if _NEEDS_QUOTES.search(u) else u for u in fixed]
+    if fixed == uniques:
         return cells
-    fixed = np.array(["'" + u if r else u for u, r in zip(uniques, risky, strict=True)], dtype=object)
-    return fixed[codes]
+    return np.array(fixed or [""], dtype=object)[codes]
 
 
 def money_text(values):
@@ -230,8 +236,8 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
             rows, problems = _read_chunk(reader, chunk_rows, len(header))
             if not rows:
                 break
-            columns, error, fallback, status = _estimate_chunk(rows, problems, names, schedules, today)
-            writer.writerows(zip(*columns, strict=True))
+            text, error, fallback, status = _estimate_chunk(rows, problems, names, schedules, today)
+            buffer.write(text)
             yield flush()
             tally.add(error, fallback, status)
             if progress:
@@ -279,12 +285,20 @@ def estimate_rows(raw, schedules, today=None, problems=None):
     return table, error, fallback, table["prior_auth"].to_numpy(object)
 
 
-def csv_cells(table, inputs):
-    """The output columns as CSV text: figures with two decimals, formula-like cells neutralised."""
+def csv_cells(table, inputs, quote=False):
+    """The output columns as CSV text: figures with two decimals, formula-like cells neutralised (and,
+    with ``quote``, quoted as ``csv.writer`` would)."""
     money = inputs + len(MONEY_COLUMNS)
     return [
-        money_text(column) if inputs <= i < money else neutralise(column) for i, (_, column) in enumerate(table.items())
+        money_text(column) if inputs <= i < money else neutralise(column, quote)
+        for i, (_, column) in enumerate(table.items())
     ]
+
+
+def csv_text(table, inputs):
+    """The output rows of a chunk as CSV text, one line per row."""
+    columns = [cells.tolist() for cells in csv_cells(table, inputs, quote=True)]
+    return "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
 
 
 def csv_header(header):
@@ -293,10 +307,10 @@ def csv_header(header):
 
 
 def _estimate_chunk(rows, problems, names, schedules, today):
-    """Estimate one chunk; returns the output columns as lists, and per row the error, fallback, status."""
+    """Estimate one chunk; returns the output rows as CSV text, and per row the error, fallback, status."""
     raw = pd.DataFrame(rows, columns=names, dtype=object)
     table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
-    return [cells.tolist() for cells in csv_cells(table, len(names))], error, fallback, status
+    return csv_text(table, len(names)), error, fallback, status
 
 
 class StderrProgress:

@@ -19,6 +19,7 @@ from .batch import (
     Tally,
     csv_cells,
     csv_header,
+    csv_text,
     estimate_csv,
     estimate_rows,
 )
@@ -81,7 +82,7 @@ class _CsvWriter:
         self.writer.writerow(csv_header(header))
 
     def write(self, table, inputs):
-        self.writer.writerows(zip(*(c.tolist() for c in csv_cells(table, inputs)), strict=True))
+        self.text.write(csv_text(table, inputs))
 
     def close(self):
         self.text.flush()

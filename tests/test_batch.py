@@ -172,3 +172,22 @@ def test_command_line_missing_input_file(tmp_path):
     out = cli("batch", str(tmp_path / "nope.csv"), "-o", "-")
     assert out.returncode == 2
     assert b"No such file or directory" in out.stderr
+
+
+def test_joined_rows_read_back_as_the_cells_and_quote_as_the_csv_module_does():
+    import pandas as pd
+
+    from estimator.batch import csv_text, neutralise
+
+    cells = ["plain", "", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "=1+1", " spaced ", "-5", "'", '"']
+    table = pd.DataFrame({"x": pd.Series(cells, dtype=object), "y": pd.Series(cells[::-1], dtype=object)})
+    text = csv_text(table, inputs=2)
+    expected = [neutralise(table["x"]).tolist(), neutralise(table["y"]).tolist()]
+    assert [list(r) for r in zip(*expected, strict=True)] == list(csv.reader(io.StringIO(text, newline="")))
+    for i in range(len(cells)):
+        if "\r" in cells[i] or "\r" in cells[::-1][i]:
+            continue
+        reference = io.StringIO()
+        csv.writer(reference, lineterminator="\n").writerow([expected[0][i], expected[1][i]])
+        assert csv_text(table.iloc[[i]], inputs=2) == reference.getvalue()
+    assert '"cr\rhere"' in text  # a carriage return is quoted, so a reader keeps the row whole
