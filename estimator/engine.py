@@ -17,8 +17,7 @@ from .intake import Intake, parse_requests
 from .matching import distinct
 from .money import round_cents
 from .prior_auth import prior_authorization
-
-_EPOCH = dt.date(1970, 1, 1).toordinal()
+from .schedules import day_number
 
 NO_REGION = 1 << 0
 DEFAULT_DATE = 1 << 1
@@ -89,11 +88,6 @@ class Estimates:
     def row(self, i):
         """Row ``i`` as a dict of plain values."""
         return {name: values[i] for name, values in self.columns.items()}
-
-
-def day_number(day):
-    """Day number (days since 1970-01-01) of a ``datetime.date``."""
-    return day.toordinal() - _EPOCH
 
 
 def estimate(raw, schedules, today=None):

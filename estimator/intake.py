@@ -6,7 +6,6 @@ rule runs once per *distinct* cell value, then spreads back to the rows: real ba
 payers, dates and ZIPs, so a million rows cost a few thousand parses.
 """
 
-import datetime as dt
 import math
 import re
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from .glossary import (
     SUPPORTED_MODIFIERS,
 )
 from .matching import factorize
+from .schedules import day_from_iso
 
 MISSING = "Missing data for required field."
 NOT_INTEGER = "Not a valid integer."
@@ -54,9 +54,7 @@ COINSURANCE_RANGE = between(0, 1)
 _MODIFIER_SPLIT = re.compile(r"[\s,;]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _SPECIAL = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ZIP = re.compile(r"\d{5}(?:-?\d{4})?")
-_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -161,16 +159,6 @@ def _number(text):
     if math.isinf(value):
         return math.nan, NOT_FINITE
     return value, None
-
-
-def _day(text):
-    """Day number of an ISO date cell, or None."""
-    if not _DATE.fullmatch(text):
-        return None
-    try:
-        return dt.date.fromisoformat(text).toordinal() - _EPOCH
-    except ValueError:
-        return None
 
 
 def _modifiers(text):
@@ -300,7 +288,7 @@ def parse_requests(raw, schedules, today):
     out["units"] = units.rows(unit_value, "int64")
 
     dates = column("date_of_service")
-    days = [_day(v) for v in dates.values]
+    days = [day_from_iso(v) for v in dates.values]
     msgs.add(
         "date_of_service",
         dates.rows([v != "" and d is None for v, d in zip(dates.values, days, strict=True)], bool),

@@ -5,8 +5,10 @@ Dates become whole days since 1970-01-01 (``int64``), with ``OPEN_END`` for a bl
 """
 
 import csv
+import datetime as dt
 import io
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +18,7 @@ import pandas as pd
 
 from .errors import ScheduleError, ScheduleProblem
 from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, PA_STATUSES, PAYER_KINDS, SETTINGS
-from .matching import SMALL, RowIndex
+from .matching import SMALL, RowIndex, factorize
 
 #: Rate rows: payer and component always match exactly; then an exact code beats an exact region,
 #: which beats an exact setting (SPEC section 4, step 1).
@@ -38,24 +40,35 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "fee_schedules"
 
 
-def days_from_iso(text):
-    """Parse ISO ``YYYY-MM-DD`` strings to day numbers; returns (days int64 array, valid mask).
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+_ISO_DATE = re.compile(DATE_PATTERN)
 
-    Each distinct string is parsed once, so a column of a million dates with a few hundred distinct
+
+def day_number(day):
+    """Day number (days since 1970-01-01) of a ``datetime.date``."""
+    return day.toordinal() - _EPOCH
+
+
+def day_from_iso(text):
+    """Day number of an ISO ``YYYY-MM-DD`` text, or None: the one date rule of schedules and requests."""
+    if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return day_number(dt.date.fromisoformat(text))
+    except ValueError:
+        return None
+
+
+def days_from_iso(text):
+    """Parse ISO ``YYYY-MM-DD`` texts to day numbers; returns (days int64 array, valid mask).
+
+    Each distinct text is parsed once, so a column of a million dates with a few hundred distinct
     values costs a few hundred parses.
     """
-    codes, uniques = pd.factorize(pd.Series(text, dtype="object"), use_na_sentinel=True)
-    uniques = pd.Series(uniques, dtype="object")
-    strict = uniques.str.fullmatch(DATE_PATTERN).fillna(False).to_numpy(bool)
-    parsed = pd.to_datetime(uniques.where(strict), format="%Y-%m-%d", errors="coerce")
-    ok = strict & parsed.notna().to_numpy()
-    unique_days = np.zeros(len(uniques), dtype="int64")
-    unique_days[ok] = parsed[ok].to_numpy().astype("datetime64[D]").astype("int64")
-    valid = np.zeros(len(codes), dtype=bool)
-    days = np.zeros(len(codes), dtype="int64")
-    seen = codes >= 0
-    valid[seen] = ok[codes[seen]]
-    days[seen] = unique_days[codes[seen]]
+    codes, uniques = factorize(np.asarray(text, dtype=object))
+    parsed = [day_from_iso(u) for u in uniques]
+    valid = np.array([d is not None for d in parsed] or [False])[codes]
+    days = np.array([d or 0 for d in parsed] or [0], dtype="int64")[codes]
     return days, valid
 
 
