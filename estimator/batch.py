@@ -77,12 +77,12 @@ class _LineTap:
 
 
 def _open_reader(text_stream):
-    """The CSV reader positioned after a checked header: (reader, header as written, stripped names).
+    """The CSV reader positioned after a checked header: (reader, tap, header as written, names stripped).
 
-    The reader keeps the raw lines of the chunk being read (see :class:`_LineTap`).
+    The tap keeps the raw lines of the chunk being read (see :class:`_LineTap`).
     """
     tap = _LineTap(text_stream)
-    reader = _Reader(csv.reader(tap), tap)
+    reader = csv.reader(tap)
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
@@ -98,24 +98,7 @@ def _open_reader(text_stream):
     twice = sorted({n for n in names if n and names.count(n) > 1})
     if twice:
         raise InputFileError(f"the header names {', '.join(twice)} more than once")
-    return reader, header, names
-
-
-class _Reader:
-    """A csv reader with the tap of its lines."""
-
-    def __init__(self, reader, tap):
-        self.reader, self.tap = reader, tap
-
-    def __iter__(self):
-        return self.reader
-
-    def __next__(self):
-        return next(self.reader)
-
-    @property
-    def line_num(self):
-        return self.reader.line_num
+    return reader, tap, header, names
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -140,7 +123,7 @@ def _split_run_on(rows, problems, lines, run_on):
     return out_rows, out_problems
 
 
-def _read_chunk(reader, chunk_rows, width):
+def _read_chunk(reader, tap, chunk_rows, width):
     """Up to ``chunk_rows`` rows, each of ``width`` cells, and {row index: problem} for broken rows.
 
     Rows are pulled by the csv module in C; only the rare broken row is handled in Python. A row that
@@ -148,11 +131,11 @@ def _read_chunk(reader, chunk_rows, width):
     problem, so that no row is lost and every row keeps its place.
     """
     rows, problems = [], {}
-    reader.tap.lines.clear()
+    tap.lines.clear()
     while len(rows) < chunk_rows:
         wanted = chunk_rows - len(rows)
         try:
-            rows.extend(islice(reader.reader, wanted))
+            rows.extend(islice(reader, wanted))
             break
         except csv.Error as exc:  # the rows read before the broken one are already in ``rows``
             problems[len(rows)] = f"row {reader.line_num} is not valid CSV: {exc}"
@@ -161,7 +144,7 @@ def _read_chunk(reader, chunk_rows, width):
     wrong = np.flatnonzero((lengths != width) & (lengths != 0)).tolist()
     run_on = {i for i in wrong if any("\n" in cell or "\r" in cell for cell in rows[i])}
     if run_on:  # a stray quote swallowed the lines after it: give them back as rows
-        rows, problems = _split_run_on(rows, problems, reader.tap.lines, run_on)
+        rows, problems = _split_run_on(rows, problems, tap.lines, run_on)
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if (lengths == 0).any():  # a blank line is not a row
         keep = np.flatnonzero(lengths != 0)
@@ -207,6 +190,24 @@ class Tally:
         }
 
 
+def open_csv(text_stream, chunk_rows=DEFAULT_CHUNK_ROWS):
+    """Check a CSV's header now; returns (header as written, names stripped, chunks).
+
+    ``chunks`` yields (text cells as a DataFrame, {row index: problem}) of up to ``chunk_rows`` rows.
+    Raises ``InputFileError`` when the file as a whole cannot be read.
+    """
+    reader, tap, header, names = _open_reader(text_stream)
+
+    def chunks():
+        while True:
+            rows, problems = _read_chunk(reader, tap, chunk_rows, len(header))
+            if not rows:
+                return
+            yield pd.DataFrame(rows, columns=names, dtype=object), problems
+
+    return header, names, chunks()
+
+
 def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, summary=None):
     """Estimate a CSV from binary stream ``source``, yielding the output CSV as bytes, chunk by chunk.
 
@@ -227,17 +228,14 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
         return data
 
     try:
-        reader, header, names = _open_reader(text_in)
+        header, names, chunks = open_csv(text_in, chunk_rows)
         writer.writerow(csv_header(header))
         yield flush()
         tally = Tally()
         started = time.perf_counter()
-        while True:
-            rows, problems = _read_chunk(reader, chunk_rows, len(header))
-            if not rows:
-                break
-            text, error, fallback, status = _estimate_chunk(rows, problems, names, schedules, today)
-            buffer.write(text)
+        for raw, problems in chunks:
+            table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
+            buffer.write(csv_text(table, len(names)))
             yield flush()
             tally.add(error, fallback, status)
             if progress:
@@ -304,13 +302,6 @@ def csv_text(table, inputs):
 def csv_header(header):
     """The output header: the input's names (neutralised), then SPEC section 6's columns."""
     return [*(_neutral_text(h) for h in header), *BATCH_COLUMNS]
-
-
-def _estimate_chunk(rows, problems, names, schedules, today):
-    """Estimate one chunk; returns the output rows as CSV text, and per row the error, fallback, status."""
-    raw = pd.DataFrame(rows, columns=names, dtype=object)
-    table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
-    return csv_text(table, len(names)), error, fallback, status
 
 
 class StderrProgress:

@@ -22,6 +22,7 @@ from .batch import (
     csv_text,
     estimate_csv,
     estimate_rows,
+    open_csv,
 )
 from .errors import InputFileError
 from .glossary import BATCH_COLUMNS, REQUIRED_FIELDS
@@ -130,16 +131,11 @@ def text_cells(table):
 
 def _csv_batches(source, chunk_rows):
     """(no original columns, text cells, row problems) per chunk of a CSV file."""
-    from .batch import _open_reader, _read_chunk
-
     with _open(source, "rb") as src:
         text = io.TextIOWrapper(src, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader, header, names = _open_reader(text)
-        while True:
-            rows, problems = _read_chunk(reader, chunk_rows, len(header))
-            if not rows:
-                return
-            yield None, pd.DataFrame(rows, columns=names, dtype=object), problems
+        _, _, chunks = open_csv(text, chunk_rows)
+        for raw, problems in chunks:
+            yield None, raw, problems
 
 
 class _open:
