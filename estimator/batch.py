@@ -203,7 +203,10 @@ def open_csv(text_stream, chunk_rows=DEFAULT_CHUNK_ROWS):
             rows, problems = _read_chunk(reader, tap, chunk_rows, len(header))
             if not rows:
                 return
-            yield pd.DataFrame(rows, columns=names, dtype=object), problems
+            frame = pd.DataFrame(rows, columns=names, dtype=object)
+            del rows  # only one chunk of rows alive at a time: less for the garbage collector to walk
+            yield frame, problems
+            del frame
 
     return header, names, chunks()
 
@@ -236,6 +239,7 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
         for raw, problems in chunks:
             table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
             buffer.write(csv_text(table, len(names)))
+            del raw, table  # let this chunk's rows go before the next is read
             yield flush()
             tally.add(error, fallback, status)
             if progress:
