@@ -122,10 +122,11 @@ def _check(directory):
         print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
         return 1
     first, last = schedules.coverage()
+    dates = f"rates from {first} to {last or 'open'}" if first else "no rates: every code is priced on its baseline"
     print(
         f"{schedules.directory}: OK. {len(schedules.procedures)} procedures, {len(schedules.payers)} payers, "
         f"{len(schedules.rates)} rate rows, {len(schedules.regions)} regions, {len(schedules.zip_regions)} ZIP "
-        f"prefixes, {len(schedules.prior_auth)} prior-authorization rules; rates from {first} to {last or 'open'}."
+        f"prefixes, {len(schedules.prior_auth)} prior-authorization rules; {dates}."
     )
     return 0
 

@@ -56,6 +56,13 @@ def select_rates(work, schedules, component):
     return chosen[group]
 
 
+def _take(values, row, found, fill):
+    """``values[row]`` where ``found``, else ``fill`` (also when there are no rate rows at all)."""
+    if not len(values):
+        return np.full(len(row), fill, dtype=object if fill is None or isinstance(fill, str) else "float64")
+    return np.where(found, values[np.maximum(row, 0)], fill)
+
+
 def price_component(work, schedules, component):
     """Price one component of each request through steps 1 to 6 (units included).
 
@@ -72,12 +79,11 @@ def price_component(work, schedules, component):
             subset = {k: work[k][facility] for k in RATE_KEYS}
             row[facility] = select_rates(subset, schedules, component)
     found = row >= 0
-    take = np.maximum(row, 0)
     rates = schedules.arrays["rates"]
-    basis = np.where(found, rates["basis"][take], None)
-    value = np.where(found, rates["value"][take], np.nan)
-    star_region = np.where(found, rates["region_id"][take] == "*", True)
-    note = np.where(found, rates["note"][take], "")
+    basis = _take(rates["basis"], row, found, None)
+    value = _take(rates["value"], row, found, np.nan)
+    star_region = _take(rates["region_id"], row, found, "*") == "*"
+    note = _take(rates["note"], row, found, "")
 
     if component == "professional":
         priced = np.ones(len(row), dtype=bool)

@@ -204,6 +204,8 @@ def _read_table(path, problems):
     rows, lines = [], []
     try:
         header = next(reader, None)
+        while header is not None and not any(cell.strip() for cell in header):
+            header = next(reader, None)  # blank lines before the header
         if header is None:
             problems.append(ScheduleProblem(name, 1, None, "is empty: a header row is required"))
             return None, None
@@ -314,6 +316,8 @@ def _dates_in_order(file, typed, problems):
 
 def _overlaps(file, typed, key, problems, what):
     """Report rows with the same ``key`` whose effective date ranges overlap."""
+    if len(typed) < 2:
+        return
     order = typed.sort_values([*key, "effective_from", "line"])
     same = np.ones(len(order), dtype=bool)
     for k in key:
@@ -441,7 +445,9 @@ class Schedules:
         return padded[periods]
 
     def coverage(self):
-        """Earliest and latest day covered by any rate row, as ISO dates (``None`` = open)."""
+        """Earliest and latest day covered by any rate row, as ISO dates (``None`` = open, or no rows)."""
+        if not len(self.rates):
+            return None, None
         return iso_from_days(self.rates["effective_from"].min()), iso_from_days(self.rates["effective_to"].max())
 
 
