@@ -9,7 +9,7 @@ import io
 import re
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from itertools import islice
 
 import numpy as np
@@ -30,19 +30,28 @@ DEFAULT_CHUNK_ROWS = 50_000
 
 
 def neutralise(column, quote=False):
-    """Prefix formula-like cells of a text column with an apostrophe (once per distinct value).
+    """Prefix formula-like cells of a text column with an apostrophe, and write bytes that were not
+    UTF-8 as U+FFFD, so the output is always valid UTF-8 (once per distinct value).
 
     With ``quote``, also quote each cell as ``csv.writer`` would (minimal quoting), so that rows can be
     joined with commas directly.
     """
     cells = np.asarray(column, dtype=object)
     codes, uniques = factorize(cells)
-    fixed = [("'" + u if FORMULA_START.match(u) else u) if isinstance(u, str) else u for u in uniques]
+    fixed = [_neutral_text(_clean_text(u)) if isinstance(u, str) else u for u in uniques]
     if quote:
         fixed = ['"' + u.replace('"', '""') + '"' if _NEEDS_QUOTES.search(u) else u for u in fixed]
     if fixed == uniques:
         return cells
     return np.array(fixed or [""], dtype=object)[codes]
+
+
+def clean_cells(column):
+    """A text column with bytes that were not UTF-8 written as U+FFFD (once per distinct value)."""
+    cells = np.asarray(column, dtype=object)
+    codes, uniques = factorize(cells)
+    fixed = [_clean_text(u) if isinstance(u, str) else u for u in uniques]
+    return cells if fixed == uniques else np.array(fixed or [""], dtype=object)[codes]
 
 
 def money_text(values):
@@ -60,29 +69,59 @@ def not_utf8(column):
 
 
 class _LineTap:
-    """Feeds the csv reader line by line and keeps the lines of the current chunk, so that a record a
-    stray quote ran on over several lines can be read again line by line."""
+    """Feeds the csv reader line by line, keeping the lines it gave since the last ``clear``; lines
+    given back with :meth:`push_back` are fed again before the rest of the stream."""
 
     def __init__(self, stream):
         self.stream = iter(stream)
         self.lines = []
+        self.pending = deque()
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        line = next(self.stream)
+        line = self.pending.popleft() if self.pending else next(self.stream)
         self.lines.append(line)
         return line
+
+    def push_back(self, lines):
+        self.pending.extendleft(reversed(lines))
+
+
+#: Most columns a batch file may have: a header beyond this is refused before any other work.
+MAX_COLUMNS = 1_000
+
+
+def _clean_text(text):
+    """Text with each byte that was not UTF-8 (read as a surrogate) replaced by U+FFFD."""
+    return _BAD_BYTES.sub("\ufffd", text) if _BAD_BYTES.search(text) else text
+
+
+def passthrough_names(names, added=BATCH_COLUMNS):
+    """Input column names, each that an output column also has renamed ``input_<name>`` (prefixed again
+    until unique), so that feeding a batch's output back in keeps every column and adds fresh ones."""
+    taken = set(names) | set(added)
+    out = []
+    for name in names:
+        if name in added:
+            new = "input_" + name
+            while new in taken:
+                new = "input_" + new
+            taken.add(new)
+            name = new
+        out.append(name)
+    return out
 
 
 def _open_reader(text_stream):
     """The CSV reader positioned after a checked header: (reader, tap, header as written, names stripped).
 
-    The tap keeps the raw lines of the chunk being read (see :class:`_LineTap`).
+    Header cells that were not UTF-8 are written with U+FFFD, and input columns that share a name with
+    an output column are renamed (see :func:`passthrough_names`).
     """
     tap = _LineTap(text_stream)
-    reader = csv.reader(tap)
+    reader = csv.reader(tap, strict=True)  # a quote still open at the end of the file is an error
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
@@ -91,61 +130,73 @@ def _open_reader(text_stream):
         raise InputFileError(f"the header row is not valid CSV: {exc}") from None
     if header is None:
         raise InputFileError("the file is empty: a header row with cpt_code and payer_id is required")
+    if len(header) > MAX_COLUMNS:
+        raise InputFileError(f"the header has {len(header):,} columns; a batch may have at most {MAX_COLUMNS:,}")
+    header = [_clean_text(h) for h in header]
     names = [h.strip() for h in header]
     missing = [f for f in REQUIRED_FIELDS if f not in names]
     if missing:
         raise InputFileError(f"the header has no {' and no '.join(missing)} column")
-    twice = sorted({n for n in names if n and names.count(n) > 1})
+    twice = sorted(n for n, count in Counter(names).items() if n and count > 1)
     if twice:
         raise InputFileError(f"the header names {', '.join(twice)} more than once")
-    return reader, tap, header, names
+    renamed = passthrough_names(names)
+    header = [h if n == r else r for h, n, r in zip(header, names, renamed, strict=True)]
+    return reader, tap, header, renamed
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-RUN_ON = "row has an unclosed quote; the lines it ran over are read as rows of their own"
+RUN_ON = "row has an unclosed quote; the lines after its first are read as rows of their own"
 
 
-def _split_run_on(rows, problems, lines, run_on):
-    """Rows again, with each record in ``run_on`` re-read line by line from the raw ``lines``."""
-    out_rows, out_problems, cursor = [], {}, 0
-    for i, row in enumerate(rows):
-        span = 1 + sum(len(_LINE_BREAK.findall(cell)) for cell in row)  # lines this record took
-        if i in run_on:
-            taken = lines[cursor : cursor + span]
-            out_problems[len(out_rows)] = RUN_ON
-            out_rows.append(next(csv.reader([taken[0].rstrip("\r\n")]), []) or [""])
-            out_rows.extend(csv.reader(taken[1:]))
-        else:
-            if i in problems:
-                out_problems[len(out_rows)] = problems[i]
-            out_rows.append(row)
-        cursor += span
-    return out_rows, out_problems
+def _span(row):
+    """Lines a record took in the file: one, plus each line break inside its quoted cells."""
+    return 1 + sum(len(_LINE_BREAK.findall(cell)) for cell in row if "\n" in cell or "\r" in cell)
+
+
+def _first_line_cells(line):
+    """The cells of one physical line, read leniently (an unclosed quote runs to the line's end)."""
+    line = line.rstrip("\r\n")
+    try:
+        return next(csv.reader([line]), None) or [""]
+    except csv.Error:  # a field over the csv module's size limit: split on commas, nothing dropped
+        return line.split(",")
 
 
 def _read_chunk(reader, tap, chunk_rows, width):
     """Up to ``chunk_rows`` rows, each of ``width`` cells, and {row index: problem} for broken rows.
 
-    Rows are pulled by the csv module in C; only the rare broken row is handled in Python. A row that
-    is not valid CSV, or has the wrong number of fields, is kept (padded or cut to ``width``) with its
-    problem, so that no row is lost and every row keeps its place.
+    Rows are pulled by the csv module in C; only the rare broken record is handled in Python. A record
+    that is not valid CSV (a field over the size limit), or that has the wrong number of fields and
+    line breaks in its cells (a stray quote swallowed the lines after it), is reported as its first
+    line alone, and its other lines are given back to the reader to be read again as rows of their
+    own. So every line of the file comes back exactly once, in order, whatever the file holds.
     """
     rows, problems = [], {}
-    tap.lines.clear()
     while len(rows) < chunk_rows:
-        wanted = chunk_rows - len(rows)
+        tap.lines.clear()
+        start = len(rows)
+        failure = None
         try:
-            rows.extend(islice(reader, wanted))
+            rows.extend(islice(reader, chunk_rows - start))
+        except csv.Error as exc:  # the rows read before the broken record are already in ``rows``
+            failure = f"row is not valid CSV: {exc}"
+        lengths = np.fromiter(map(len, rows[start:]), dtype=np.int64, count=len(rows) - start)
+        wrong = np.flatnonzero((lengths != width) & (lengths > 0)).tolist()
+        run_on = next((i for i in wrong if any("\n" in c or "\r" in c for c in rows[start + i])), None)
+        if run_on is not None:
+            failure = RUN_ON
+            del rows[start + run_on :]
+        if failure is None:
             break
-        except csv.Error as exc:  # the rows read before the broken one are already in ``rows``
-            problems[len(rows)] = f"row {reader.line_num} is not valid CSV: {exc}"
-            rows.append([""] * width)
+        used = sum(map(_span, rows[start:]))
+        record = tap.lines[used:] or [""]
+        if len(record) > 1:
+            failure = RUN_ON
+            tap.push_back(record[1:])  # read again, after the broken line, as rows of their own
+        problems[len(rows)] = failure
+        rows.append(_first_line_cells(record[0]))
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    wrong = np.flatnonzero((lengths != width) & (lengths != 0)).tolist()
-    run_on = {i for i in wrong if any("\n" in cell or "\r" in cell for cell in rows[i])}
-    if run_on:  # a stray quote swallowed the lines after it: give them back as rows
-        rows, problems = _split_run_on(rows, problems, tap.lines, run_on)
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if (lengths == 0).any():  # a blank line is not a row
         keep = np.flatnonzero(lengths != 0)
         new_index = {old: new for new, old in enumerate(keep.tolist())}
@@ -225,7 +276,7 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
     writer = csv.writer(buffer, lineterminator="\n")
 
     def flush():
-        data = buffer.getvalue().encode("utf-8", errors="surrogateescape")
+        data = buffer.getvalue().encode("utf-8", errors="replace")  # cells are clean already: a safety net
         buffer.seek(0)
         buffer.truncate()
         return data

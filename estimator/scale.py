@@ -17,12 +17,14 @@ from .batch import (
     DEFAULT_CHUNK_ROWS,
     MONEY_COLUMNS,
     Tally,
+    clean_cells,
     csv_cells,
     csv_header,
     csv_text,
     estimate_csv,
     estimate_rows,
     open_csv,
+    passthrough_names,
 )
 from .errors import InputFileError
 from .glossary import BATCH_COLUMNS, REQUIRED_FIELDS
@@ -56,7 +58,10 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
             tally.add(error, fallback, status)
             if is_parquet(target):
                 added = pa.table({c: _arrow_column(c, table[c]) for c in BATCH_COLUMNS})
-                out = passthrough if passthrough is not None else pa.Table.from_pandas(raw, preserve_index=False)
+                if passthrough is None:
+                    cells = {name: clean_cells(raw[name]) for name in raw.columns}
+                    passthrough = pa.table({name: pa.array(c, type=pa.string()) for name, c in cells.items()})
+                out = passthrough
                 for name in added.column_names:
                     out = out.append_column(name, added[name])
                 if writer is None:
@@ -78,7 +83,7 @@ class _CsvWriter:
     def __init__(self, sink, header):
         import csv
 
-        self.text = io.TextIOWrapper(sink, encoding="utf-8", errors="surrogateescape", newline="")
+        self.text = io.TextIOWrapper(sink, encoding="utf-8", errors="replace", newline="")
         self.writer = csv.writer(self.text, lineterminator="\n")
         self.writer.writerow(csv_header(header))
 
@@ -108,8 +113,9 @@ def _parquet_batches(source, chunk_rows):
     missing = [f for f in REQUIRED_FIELDS if f not in names]
     if missing:
         raise InputFileError(f"the file has no {' and no '.join(missing)} column")
+    renamed = passthrough_names(names)
     for batch in parquet.iter_batches(batch_size=chunk_rows):
-        table = pa.Table.from_batches([batch])
+        table = pa.Table.from_batches([batch]).rename_columns(renamed)
         yield table, text_cells(table), {}
 
 
@@ -205,11 +211,13 @@ def estimate_with_dask(source, target, schedules, today=None, scheduler=None, bl
         frame = dd.read_parquet(pattern)
     else:
         frame = dd.read_csv(pattern, dtype=str, keep_default_na=False, blocksize=blocksize)
-    header = list(frame.columns)
-    missing = [f for f in REQUIRED_FIELDS if f not in [h.strip() for h in header]]
+    names = [h.strip() for h in frame.columns]
+    missing = [f for f in REQUIRED_FIELDS if f not in names]
     if missing:
         raise InputFileError(f"the file has no {' and no '.join(missing)} column")
-    names = [h.strip() for h in header]
+    renamed = passthrough_names(names)
+    header = [h if n == r else r for h, n, r in zip(frame.columns, names, renamed, strict=True)]
+    names = renamed
     output = "parquet" if is_parquet(target) else "csv"
     if output == "csv":
         meta = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(header) + len(BATCH_COLUMNS))})
@@ -232,7 +240,7 @@ def estimate_with_dask(source, target, schedules, today=None, scheduler=None, bl
         if output == "csv":
             estimated = estimated.rename(columns=dict(enumerate(csv_header(header))))
             estimated.to_csv(
-                target, single_file=True, index=False, lineterminator="\n", encoding="utf-8", errors="surrogateescape"
+                target, single_file=True, index=False, lineterminator="\n", encoding="utf-8", errors="replace"
             )
         else:
             estimated.to_parquet(target, write_index=False)

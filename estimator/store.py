@@ -62,7 +62,7 @@ class ScheduleStore:
                 return False
             except Exception as exc:  # a loader defect must not take the service down: keep serving, say so
                 self.reload_error = f"the fee schedules could not be loaded ({type(exc).__name__}: {exc})"
-                log.exception("fee schedules in %s could not be loaded, still serving the last good ones", self.directory)
+                log.exception("fee schedules in %s not loaded, still serving the last good ones", self.directory)
                 return False
             self.schedules, self.loaded_at, self.reload_error = schedules, time.time(), None
             log.info("fee schedules reloaded from %s", self.directory)

@@ -58,3 +58,21 @@ def small_app():
     from estimator.app import create_app
 
     return create_app({"TESTING": True, "FEE_SCHEDULES": str(TEST_SCHEDULES)})
+
+
+def upload_form(fields, file_bytes, filename="in.csv"):
+    """A multipart/form-data body with ``fields`` and one ``file``: (body, content type).
+
+    Built by hand so that a large upload is not spooled to a temporary file by the test client."""
+    boundary = "----estimator-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/csv\r\n\r\n".encode()
+        + file_bytes
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
