@@ -117,34 +117,37 @@ def estimate(raw, schedules, today=None):
     requests = {name: values[valid] for name, values in intake.columns.items()}
     work = _context(requests, schedules)
 
-    professional = pricing.price_component(work, schedules, "professional")
-    facility = pricing.price_component(work, schedules, "facility")
-    in_network = {level: professional[f"professional_{level}"] + facility[f"facility_{level}"] for level in LEVELS}
-    oon = pricing.out_of_network(work, in_network)
-    benefits = resolve_benefits(work, schedules)
-    benefits.update(deductible_met=work["deductible_met"], oop_met=work["oop_met"])
-    allowed = {level: oon[f"allowed_{level}"] for level in LEVELS}
-    balance = {level: oon[f"balance_billing_{level}"] for level in LEVELS}
-    shares = share_costs(allowed, balance, benefits, work["self_pay"])
-    auth = prior_authorization(work, schedules)
+    # Bounds at load keep every figure finite; should one not be, the row is refused below, not warned of.
+    with np.errstate(over="ignore", invalid="ignore"):
+        professional = pricing.price_component(work, schedules, "professional")
+        facility = pricing.price_component(work, schedules, "facility")
+        in_network = {level: professional[f"professional_{level}"] + facility[f"facility_{level}"] for level in LEVELS}
+        oon = pricing.out_of_network(work, in_network)
+        benefits = resolve_benefits(work, schedules)
+        benefits.update(deductible_met=work["deductible_met"], oop_met=work["oop_met"])
+        allowed = {level: oon[f"allowed_{level}"] for level in LEVELS}
+        balance = {level: oon[f"balance_billing_{level}"] for level in LEVELS}
+        shares = share_costs(allowed, balance, benefits, work["self_pay"])
+        auth = prior_authorization(work, schedules)
 
-    result = {
-        **work,
-        **professional,
-        **facility,
-        **{f"in_network_{level}": amount for level, amount in in_network.items()},
-        **oon,
-        **benefits,
-        **shares,
-        **auth,
-    }
-    result["warning_flags"] = _warning_flags(result)
-    result["warnings"] = _warning_text(result, today)
-    result["good_faith_estimate"] = result["self_pay"]
-    money = [column for prefix in MONEY_PREFIXES for column in levels(prefix)]
-    rounded = round_cents(np.vstack([result[column] for column in money]))
-    for i, column in enumerate(money):
-        result[column] = rounded[i]
+        result = {
+            **work,
+            **professional,
+            **facility,
+            **{f"in_network_{level}": amount for level, amount in in_network.items()},
+            **oon,
+            **benefits,
+            **shares,
+            **auth,
+        }
+        result["warning_flags"] = _warning_flags(result)
+        result["warnings"] = _warning_text(result, today)
+        result["good_faith_estimate"] = result["self_pay"]
+        money = [column for prefix in MONEY_PREFIXES for column in levels(prefix)]
+        rounded = round_cents(np.vstack([result[column] for column in money]))
+        for i, column in enumerate(money):
+            result[column] = rounded[i]
+    result, valid = _refuse_non_finite(result, valid, intake)
 
     columns = result if valid.all() else {name: _expand(values, valid) for name, values in result.items()}
     for name in ("cpt_code", "payer_id", "region_id", "zip", "setting", "network", "modifiers", "units"):
@@ -154,6 +157,28 @@ def estimate(raw, schedules, today=None):
     columns["valid"] = valid
     columns["error"] = intake.error_text()
     return Estimates(columns=columns, intake=intake)
+
+
+#: The message of a request whose figures the fee schedules make too large to compute (their bounds at
+#: load keep this from happening; this is the last guard that no answer ever holds a non-finite number).
+NOT_FINITE = "The fee schedules give this request figures too large to compute."
+GUARDED = [f"{prefix}_{level}" for prefix in ("allowed", "patient", "payer", "balance_billing") for level in LEVELS]
+
+
+def _refuse_non_finite(result, valid, intake):
+    """Turn the valid requests whose figures are not finite into failed ones (``fee_schedules`` message)."""
+    finite = np.isfinite(np.vstack([result[column] for column in GUARDED])).all(axis=0)
+    if finite.all():
+        return result, valid
+    n = int(valid.sum())
+    result = {k: v[finite] if isinstance(v, np.ndarray) and len(v) == n else v for k, v in result.items()}
+    failed = np.flatnonzero(valid)[~finite]
+    messages = np.full(intake.size, None, dtype=object)
+    messages[failed] = NOT_FINITE
+    intake.messages["fee_schedules"] = messages
+    valid = valid.copy()
+    valid[failed] = False
+    return result, valid
 
 
 def _expand(values, valid):

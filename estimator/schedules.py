@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScheduleError, ScheduleProblem
-from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, PA_STATUSES, PAYER_KINDS, SETTINGS
+from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, MAX_MONEY, PA_STATUSES, PAYER_KINDS, SETTINGS
 from .matching import SMALL, RowIndex, factorize
 
 #: Rate rows: payer and component always match exactly; then an exact code beats an exact region,
@@ -79,6 +79,15 @@ def iso_from_days(days):
     return str(np.datetime64(int(days), "D"))
 
 
+#: Upper bounds of the numbers on file: far beyond any real figure, and small enough that every product
+#: of them the engine forms (with at most 99 units) stays finite and exact to the cent.
+MAX_RVU = 1_000
+MAX_FACTOR = 10
+#: Largest rate ``value`` on the bases other than ``amount`` (dollars, bounded by ``MAX_MONEY`` as every
+#: money column): a multiple of the baseline range, dollars per RVU.
+MAX_VALUE = {"baseline": 100, "rvu": 10_000}
+
+
 @dataclass(frozen=True)
 class Column:
     """How one column of a schedule file is read: its kind, whether blank is allowed, its limits."""
@@ -97,24 +106,24 @@ FILES = {
         Column("cpt_code", "pattern", choices=(CPT_PATTERN, "a 5-character CPT or HCPCS code")),
         Column("description", "text"),
         Column("category", "text", required=False),
-        Column("baseline_low", "number", minimum=0),
-        Column("baseline_typical", "number", minimum=0),
-        Column("baseline_high", "number", minimum=0),
+        Column("baseline_low", "number", minimum=0, maximum=MAX_MONEY),
+        Column("baseline_typical", "number", minimum=0, maximum=MAX_MONEY),
+        Column("baseline_high", "number", minimum=0, maximum=MAX_MONEY),
         Column("bilateral_indicator", "choice", choices=tuple(str(i) for i in BILATERAL_INDICATORS)),
-        Column("work_rvu", "number", required=False, minimum=0),
-        Column("pe_rvu_nonfacility", "number", required=False, minimum=0),
-        Column("pe_rvu_facility", "number", required=False, minimum=0),
-        Column("mp_rvu", "number", required=False, minimum=0),
+        Column("work_rvu", "number", required=False, minimum=0, maximum=MAX_RVU),
+        Column("pe_rvu_nonfacility", "number", required=False, minimum=0, maximum=MAX_RVU),
+        Column("pe_rvu_facility", "number", required=False, minimum=0, maximum=MAX_RVU),
+        Column("mp_rvu", "number", required=False, minimum=0, maximum=MAX_RVU),
     ),
     "payers.csv": (
         Column("payer_id", "pattern", choices=(PAYER_PATTERN, "lower-case letters, digits, '-' and '_'")),
         Column("name", "text"),
         Column("kind", "choice", choices=PAYER_KINDS),
-        Column("deductible", "number", required=False, minimum=0),
+        Column("deductible", "number", required=False, minimum=0, maximum=MAX_MONEY),
         Column("coinsurance", "number", required=False, minimum=0, maximum=1),
-        Column("copay", "number", required=False, minimum=0),
-        Column("oop_max", "number", required=False, minimum=0),
-        Column("oon_factor", "number", required=False, above=0),
+        Column("copay", "number", required=False, minimum=0, maximum=MAX_MONEY),
+        Column("oop_max", "number", required=False, minimum=0, maximum=MAX_MONEY),
+        Column("oon_factor", "number", required=False, above=0, maximum=MAX_FACTOR),
         Column("balance_billing", "bool"),
     ),
     "payer_fee_schedule.csv": (
@@ -124,7 +133,7 @@ FILES = {
         Column("component", "choice", choices=COMPONENTS),
         Column("region_id", "text"),
         Column("basis", "choice", choices=BASES),
-        Column("value", "number", above=0),
+        Column("value", "number", above=0, maximum=MAX_MONEY),
         Column("effective_from", "date"),
         Column("effective_to", "date", required=False),
         Column("note", "text", required=False),
@@ -133,10 +142,10 @@ FILES = {
         Column("region_id", "pattern", choices=(REGION_PATTERN, "letters, digits, '.', '-' and '_'")),
         Column("name", "text"),
         Column("state", "pattern", choices=(STATE_PATTERN, "two capital letters")),
-        Column("geo_factor", "number", above=0),
-        Column("gpci_work", "number", above=0),
-        Column("gpci_pe", "number", above=0),
-        Column("gpci_mp", "number", above=0),
+        Column("geo_factor", "number", above=0, maximum=MAX_FACTOR),
+        Column("gpci_work", "number", above=0, maximum=MAX_FACTOR),
+        Column("gpci_pe", "number", above=0, maximum=MAX_FACTOR),
+        Column("gpci_mp", "number", above=0, maximum=MAX_FACTOR),
     ),
     "zip_regions.csv": (
         Column("zip3", "pattern", choices=(r"^\d{3}$", "three digits")),
@@ -163,10 +172,10 @@ OPTIONAL_FILES = {
         Column("payer_id", "text"),
         Column("effective_from", "date"),
         Column("effective_to", "date", required=False),
-        Column("deductible", "number", required=False, minimum=0),
+        Column("deductible", "number", required=False, minimum=0, maximum=MAX_MONEY),
         Column("coinsurance", "number", required=False, minimum=0, maximum=1),
-        Column("copay", "number", required=False, minimum=0),
-        Column("oop_max", "number", required=False, minimum=0),
+        Column("copay", "number", required=False, minimum=0, maximum=MAX_MONEY),
+        Column("oop_max", "number", required=False, minimum=0, maximum=MAX_MONEY),
         Column("source", "text", required=False),
     ),
 }
@@ -273,11 +282,11 @@ def _parse_columns(file, frame, lines, spec, problems):
             report.add(bad_number, col.name, ("must be a number, not '" + cells + "'").tolist())
             ok = ~blank & ~bad_number
             if col.minimum is not None:
-                report.add(ok & (values < col.minimum), col.name, f"must be at least {col.minimum:g}")
+                report.add(ok & (values < col.minimum), col.name, f"must be at least {col.minimum:,.10g}")
             if col.maximum is not None:
-                report.add(ok & (values > col.maximum), col.name, f"must be at most {col.maximum:g}")
+                report.add(ok & (values > col.maximum), col.name, f"must be at most {col.maximum:,.10g}")
             if col.above is not None:
-                report.add(ok & (values <= col.above), col.name, f"must be greater than {col.above:g}")
+                report.add(ok & (values <= col.above), col.name, f"must be greater than {col.above:,.10g}")
             out[col.name] = np.where(ok, values, np.nan)
         elif col.kind == "date":
             days, valid = days_from_iso(cells.where(~blank).to_numpy(object))
@@ -516,6 +525,9 @@ def _cross_checks(t, problems):
     _reference("benefit_periods.csv", periods, "payer_id", payer_ids, "payer in payers.csv", problems)
 
     report = _Collector("payer_fee_schedule.csv", rates["line"], problems)
+    for basis, limit in MAX_VALUE.items():
+        over = (rates["basis"] == basis).to_numpy() & (rates["value"].to_numpy() > limit)
+        report.add(over, "value", f"must be at most {limit:,} on the {basis} basis")
     rvu = (rates["basis"] == "rvu").to_numpy()
     report.add(
         rvu & (rates["component"] == "facility").to_numpy(),

@@ -118,3 +118,50 @@ def test_a_running_service_takes_every_form_of_every_file_or_keeps_the_last_good
         assert (health["status"], health["reload_error"]) == ("ok", None)
         if form in SAME_DATA:
             assert answer.json == before
+
+
+NUMBER_COLUMNS = [
+    (name, column.name, column.maximum)
+    for name, spec in {**FILES, **OPTIONAL_FILES}.items()
+    for column in spec
+    if column.kind == "number"
+]
+
+
+@pytest.mark.parametrize(("name", "column", "maximum"), NUMBER_COLUMNS, ids=[f"{n}:{c}" for n, c, _ in NUMBER_COLUMNS])
+@pytest.mark.parametrize("value", ["1e300", "1e400", "above"])
+def test_every_number_on_file_is_bounded(schedule_copy, name, column, maximum, value):
+    assert maximum is not None, f"{name} {column} has no upper bound"
+    path = schedule_copy / name
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index(column)] = repr(maximum * 1.01 + 1) if value == "above" else value
+    path.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    with pytest.raises(ScheduleError) as caught:
+        load_schedules(schedule_copy)
+    assert any((p.file, p.line, p.column) == (name, 2, column) for p in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize(
+    ("basis", "value", "ok"),
+    [
+        ("baseline", "100", True),
+        ("baseline", "101", False),
+        ("rvu", "10000", True),
+        ("rvu", "10001", False),
+        ("amount", "10000000", True),
+        ("amount", "10000001", False),
+    ],
+)
+def test_rate_values_are_bounded_by_basis(schedule_copy, basis, value, ok):
+    path = schedule_copy / "payer_fee_schedule.csv"
+    path.write_text(path.read_text() + f"hmo,11111,office,professional,r2,{basis},{value},2030-01-01,,\n")
+    line = path.read_text().count("\n")
+    if ok:
+        load_schedules(schedule_copy)
+        return
+    with pytest.raises(ScheduleError) as caught:
+        load_schedules(schedule_copy)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(line, "value")]
+    assert "must be at most" in caught.value.problems[0].message
