@@ -10,12 +10,15 @@ import swagger_ui_bundle
 from flask import Response, current_app, jsonify, request, send_from_directory, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
+from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import NotFound
 
 from . import __version__
 from .batch import iter_csv
 from .errors import InputFileError, RequestError
-from .http import INVALID_FIELDS, http_error_response
+from .glossary import REQUEST_FIELDS
+from .http import INVALID_FIELDS, allow_body, http_error_response
 from .schemas import (
     ErrorSchema,
     EstimateRequestSchema,
@@ -26,20 +29,62 @@ from .schemas import (
     RegionQuerySchema,
     RegionSchema,
 )
-from .service import estimate_one
+from .service import check_one, estimate_one
 
 NOT_JSON = "The request body is not valid JSON."
+TOO_MANY_DIGITS = "The request body is not valid JSON: a number in it has more than 4,300 digits."
+NESTED_TOO_DEEPLY = "The request body is not valid JSON here: it is nested too deeply."
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key):
+        super().__init__(f"The request body names '{key[:100]}' twice in one JSON object: give each field once.")
+
+
+def _refuse_duplicates(pairs):
+    """``object_pairs_hook`` of the JSON reader: a key given twice is an error, not a silent overwrite."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def read_json(data):
+    """Parse a JSON body; a body that is not JSON aborts 400 with a message saying what is wrong."""
+    try:
+        return json.loads(data, object_pairs_hook=_refuse_duplicates)
+    except DuplicateKey as exc:
+        message = str(exc)
+    except json.JSONDecodeError as exc:
+        message = f"{NOT_JSON[:-1]}: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+    except RecursionError:
+        message = NESTED_TOO_DEEPLY
+    except ValueError as exc:  # bytes that are not UTF-8 text, or an integer past Python's digit limit
+        message = TOO_MANY_DIGITS if "digits" in str(exc) else f"{NOT_JSON[:-1]}: it is not UTF-8 text."
+    abort(400, message=message, errors={"_body": [message]})
 
 
 class JSONBodyParser(FlaskParser):
-    """Reads the body as JSON whatever its Content-Type, so a body that is not JSON is a 400."""
+    """Reads the body as JSON whatever its Content-Type, so a body that is not JSON is a 400. Unknown
+    query parameters are refused (422) as unknown JSON fields are."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
 
     def _raw_load_json(self, req):
-        data = req.get_data(cache=True)
-        try:
-            return json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            abort(400, message=NOT_JSON, errors={"_body": [NOT_JSON]}, exc=exc)
+        return read_json(req.get_data(cache=True))
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        """Report every field's problem at once: the schema's (types, unknown fields) and, for the fields
+        that passed it, the request rules' (codes, payers, ZIPs, dates), as the command line does."""
+        if isinstance(schema, EstimateRequestSchema) and isinstance(error.data, dict):
+            found = error.messages.get("json", error.messages)
+            rules = check_one(error.valid_data or {}, schedules())
+            merged = {**{k: v for k, v in rules.items() if k not in found}, **found}
+            order = {name: i for i, name in enumerate(REQUEST_FIELDS)}
+            errors = dict(sorted(merged.items(), key=lambda item: order.get(item[0], len(order))))
+            abort(error_status_code or 422, message=INVALID_FIELDS, errors=errors)
+        super().handle_error(error, req, schema, error_status_code=error_status_code, error_headers=error_headers)
 
 
 class EstimatorApi(Api):
@@ -210,6 +255,10 @@ class Health(MethodView):
         }
 
 
+#: The files of the Swagger UI bundle that the API reference page loads.
+DOCS_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"})
+
+
 def init_app(app):
     """Register the API, its OpenAPI document and its offline reference page."""
     api = EstimatorApi(
@@ -223,10 +272,13 @@ def init_app(app):
     )
     api.register_blueprint(api_blp)
     api.register_blueprint(health_blp)
+    allow_body(app, "api.BatchEstimates", "MAX_CONTENT_LENGTH")
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 
     @app.route(app.config["OPENAPI_SWAGGER_UI_URL"] + "<path:filename>")
     def swagger_assets(filename):
+        if filename not in DOCS_ASSETS:  # only what the reference page loads, none of the bundle's extras
+            raise NotFound()
         return send_from_directory(assets, filename)
 
     return api

@@ -7,10 +7,13 @@ DEFAULTS = {
     "FEE_SCHEDULES": None,
     # Seconds between looks at the fee-schedule files for changes (0 = never reload).
     "RELOAD_INTERVAL": 5.0,
-    # Largest request body: a batch CSV upload (bytes). Larger bodies are answered 413.
+    # Largest batch CSV sent to the API (bytes). Larger bodies are answered 413.
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
-    # Largest JSON body of a single estimate (bytes).
-    "MAX_ESTIMATE_BYTES": 64 * 1024,
+    # Largest CSV the upload page takes (bytes): its answer is a page holding the whole estimated CSV
+    # (about five times the input), so larger files go to the API or the command line instead.
+    "MAX_PAGE_UPLOAD_BYTES": 2 * 1024 * 1024,
+    # Largest body of every other request: a single estimate, a form (bytes).
+    "MAX_BODY_BYTES": 64 * 1024,
     # Rows estimated at a time in a batch.
     "BATCH_CHUNK_ROWS": 50_000,
     "API_TITLE": "Procedure cost estimator",

@@ -10,6 +10,12 @@ BILATERAL_INDICATORS = (0, 1, 2, 3, 9)
 SUPPORTED_MODIFIERS = ("50", "RT", "LT")
 LEVELS = ("low", "expected", "high")
 
+#: Two-letter postal codes of the US states, the District of Columbia and the territories.
+US_STATES = (
+    "AK AL AR AS AZ CA CO CT DC DE FL FM GA GU HI IA ID IL IN KS KY LA MA MD ME MH MI MN MO MP MS MT NC ND NE NH "
+    "NJ NM NV NY OH OK OR PA PR PW RI SC SD TN TX UT VA VI VT WA WI WV WY"
+).split()
+
 #: Da Vinci Coverage Requirements Discovery codes for each rule status.
 CRD_CODES = {"required": "auth-needed", "not_required": "no-auth", "conditional": "conditional"}
 

@@ -25,9 +25,32 @@ DOCS_CSP = (
 )
 
 
+#: Most fields, and messages per field, an error answer lists; a longer name is cut. A hostile body
+#: may name thousands of unknown fields: the answer stays small.
+MAX_ERROR_FIELDS = 50
+MAX_FIELD_MESSAGES = 10
+MAX_FIELD_NAME = 100
+MORE_ERRORS = "_more"
+
+
 def error_payload(code, name, message, errors=None):
     """The one error shape: ``{"code", "status", "message", "errors": {field: [message]}}``."""
-    return {"code": code, "status": name, "message": message, "errors": errors or {}}
+    return {"code": code, "status": name, "message": message, "errors": bounded_errors(errors or {})}
+
+
+def bounded_errors(errors):
+    """At most ``MAX_ERROR_FIELDS`` fields of ``MAX_FIELD_MESSAGES`` messages; the rest counted in ``_more``."""
+    if len(errors) <= MAX_ERROR_FIELDS and all(
+        len(field) <= MAX_FIELD_NAME and len(messages) <= MAX_FIELD_MESSAGES for field, messages in errors.items()
+    ):
+        return errors
+    out = {}
+    for field, messages in list(errors.items())[:MAX_ERROR_FIELDS]:
+        name = field if len(field) <= MAX_FIELD_NAME else field[: MAX_FIELD_NAME - 1] + "\u2026"
+        out[name] = list(messages[:MAX_FIELD_MESSAGES])
+    if len(errors) > MAX_ERROR_FIELDS:
+        out[MORE_ERRORS] = [f"{len(errors) - MAX_ERROR_FIELDS:,} more fields have errors."]
+    return out
 
 
 def field_errors(data):
@@ -74,9 +97,22 @@ def http_error_response(error, html_renderer=None):
     return response
 
 
+def allow_body(app, endpoint, config_key):
+    """Let ``endpoint`` take a body up to ``app.config[config_key]`` bytes instead of ``MAX_BODY_BYTES``."""
+    app.extensions["body_limits"][endpoint] = config_key
+
+
 def init_app(app, html_renderer=None):
-    """Register the error handlers and the security headers."""
+    """Register the error handlers, the body limits and the security headers."""
     app.extensions["html_error_renderer"] = html_renderer
+    app.extensions["body_limits"] = {}
+
+    @app.before_request
+    def limit_body():
+        # Before anything reads the body (the CSRF check reads forms): a body over its endpoint's limit
+        # is answered 413 as soon as it is read, however it is sent (Content-Length or chunked).
+        key = app.extensions["body_limits"].get(request.endpoint, "MAX_BODY_BYTES")
+        request.max_content_length = app.config[key]
 
     @app.errorhandler(HTTPException)
     def handle_http(error):

@@ -5,10 +5,22 @@ unknown fields, and repeat a rule only with the very message intake gives, so th
 row refuse the same input with the same words.
 """
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from . import intake
-from .glossary import MAX_MONEY, MAX_UNITS, NETWORKS, PA_STATUSES, PAYER_KINDS, SETTINGS, SUPPORTED_MODIFIERS
+from .glossary import (
+    MAX_MONEY,
+    MAX_UNITS,
+    NETWORKS,
+    PA_STATUSES,
+    PAYER_KINDS,
+    SETTINGS,
+    SUPPORTED_MODIFIERS,
+    US_STATES,
+)
+
+#: Most modifiers a line may carry: more than any real claim line, few enough to check cheaply.
+MAX_MODIFIERS = 10
 
 
 class WholeNumber(fields.Integer):
@@ -62,8 +74,9 @@ class EstimateRequestSchema(Schema):
         metadata={"description": "In or out of the payer's network; default in."},
     )
     modifiers = fields.List(
-        fields.String(),
+        fields.String(validate=validate.Length(max=20)),
         allow_none=True,
+        validate=validate.Length(max=MAX_MODIFIERS),
         metadata={"description": f"Modifiers: {', '.join(SUPPORTED_MODIFIERS)}.", "example": ["RT"]},
     )
     units = WholeNumber(
@@ -185,11 +198,19 @@ class RegionSchema(Schema):
     gpci_mp = fields.Float()
 
 
+def _us_state(value):
+    if value.upper() not in US_STATES:
+        raise ValidationError("Not a US state or territory: give its two-letter postal code.")
+
+
 class RegionQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    state = fields.String(metadata={"description": "Only the regions of this state (two letters).", "example": "NY"})
+    state = fields.String(
+        validate=lambda value: _us_state(value),
+        metadata={"description": "Only the regions of this state (two-letter postal code).", "example": "NY"},
+    )
 
 
 class HealthSchema(Schema):

@@ -1,5 +1,7 @@
 """Use cases shared by every door: one estimate, and a batch of estimates as an output table."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -7,6 +9,8 @@ from .answer import to_answer
 from .engine import estimate
 from .errors import RequestError
 from .glossary import BATCH_COLUMNS, LEVELS, REQUEST_FIELDS
+from .intake import parse_requests
+from .schedules import day_number
 
 UNKNOWN_FIELD = "Unknown field."
 
@@ -22,14 +26,21 @@ def as_text(value):
     return str(value)
 
 
+def check_one(fields, schedules, today=None):
+    """The request rules' messages for one request, ``{field: [message]}`` (empty when it is valid)."""
+    unknown = {k: [UNKNOWN_FIELD] for k in fields if k not in REQUEST_FIELDS}
+    raw = {k: [as_text(v)] for k, v in fields.items() if k in REQUEST_FIELDS} or {"cpt_code": [""]}
+    intake = parse_requests(raw, schedules, day_number(today or dt.date.today()))
+    return {**intake.row_messages(0), **unknown}
+
+
 def estimate_one(fields, schedules, today=None):
     """Estimate one request given as a mapping of field to value: a batch of one.
 
     Returns the SPEC section 5 answer; raises ``RequestError`` with per-field messages.
     """
-    unknown = {k: [UNKNOWN_FIELD] for k in fields if k not in REQUEST_FIELDS}
-    if unknown:
-        raise RequestError(unknown)
+    if any(k not in REQUEST_FIELDS for k in fields):
+        raise RequestError(check_one(fields, schedules, today))  # every field's problem, not just these
     raw = {k: [as_text(v)] for k, v in fields.items()} or {"cpt_code": [""]}
     result = estimate(raw, schedules, today)
     if result.columns["error"][0]:

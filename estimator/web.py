@@ -9,11 +9,13 @@ import io
 
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from .batch import estimate_csv
+from .batch import iter_csv
 from .content import PROCEDURE_NOTES
 from .errors import InputFileError, RequestError
 from .glossary import REQUEST_FIELDS, SETTINGS
+from .http import allow_body
 from .service import estimate_one
 
 bp = Blueprint("web", __name__)
@@ -24,7 +26,7 @@ SETTING_LABELS = {
     "asc": "Ambulatory surgery center (ASC)",
     "hospital_outpatient": "Hospital outpatient department",
 }
-#: Largest CSV whose estimates the upload page offers as a download link.
+#: Largest estimated CSV the upload page offers as a download link (bytes).
 MAX_PAGE_DOWNLOAD = 20 * 1024 * 1024
 
 
@@ -100,21 +102,47 @@ def batch_form():
 
 @bp.post("/batch")
 def batch_upload():
-    """Estimate an uploaded CSV: a summary and the estimated CSV to download."""
+    """Estimate an uploaded CSV: a summary and the estimated CSV to download.
+
+    The page holds the estimated CSV as its download link, so a file whose estimates would pass
+    ``MAX_PAGE_DOWNLOAD`` is stopped as soon as they do, and sent to the API or the command line.
+    """
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return render_template("batch.html", error="Choose a CSV file to upload."), 422
-    sink = io.BytesIO()
+    sink, summary = io.BytesIO(), {}
+    chunks = iter_csv(upload.stream, schedules(), chunk_rows=current_app.config["BATCH_CHUNK_ROWS"], summary=summary)
     try:
-        summary = estimate_csv(upload.stream, sink, schedules(), chunk_rows=current_app.config["BATCH_CHUNK_ROWS"])
+        for data in chunks:
+            sink.write(data)
+            if sink.tell() > MAX_PAGE_DOWNLOAD:
+                chunks.close()
+                reason = f"Its estimates come to more than the {MAX_PAGE_DOWNLOAD / 2**20:g} MiB this page can offer."
+                return render_template("batch.html", error=too_large_message(reason)), 413
     except InputFileError as exc:
         return render_template("batch.html", error=f"This file cannot be estimated: {exc}."), 422
     data = sink.getvalue()
-    link = None
-    if len(data) <= MAX_PAGE_DOWNLOAD:
-        link = "data:text/csv;base64," + base64.b64encode(data).decode("ascii")
+    link = "data:text/csv;base64," + base64.b64encode(data).decode("ascii")
     name = (upload.filename.rsplit(".", 1)[0] or "batch") + "-estimates.csv"
     return render_template("batch_result.html", summary=summary, link=link, name=name, size=len(data))
+
+
+def too_large_message(reason):
+    return (
+        f"{reason} Estimate it with the command line "
+        "(python -m estimator batch FILE -o OUT.csv) or the API (POST /api/v1/estimates/batch), which stream "
+        "files of any size."
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """A file larger than this page takes is refused before any work, with where to send it instead."""
+    if request.endpoint != "web.batch_upload":
+        return render_error_page(413, "Too large", "The form sent is larger than this page takes."), 413
+    limit = current_app.config["MAX_PAGE_UPLOAD_BYTES"]
+    reason = f"This file is larger than the {limit / 2**20:g} MiB this page takes."
+    return render_template("batch.html", error=too_large_message(reason)), 413
 
 
 @bp.get("/batch/sample.csv")
@@ -198,6 +226,7 @@ def render_error_page(code, name, message):
 def init_app(app):
     """Register the pages and protect every form against cross-site request forgery."""
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    allow_body(app, "web.batch_upload", "MAX_PAGE_UPLOAD_BYTES")
     csrf.init_app(app)
     app.register_blueprint(bp)
 

@@ -102,11 +102,27 @@ def test_nan_and_infinity_are_refused(client):
     assert response.get_json()["errors"]["copay"] == ["Special numeric values (nan or infinity) are not permitted."]
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"{", b"\xff\xfe", b"[" * 50_000])
-def test_a_body_that_is_not_json_is_a_400(client, body):
+NOT_JSON_BODIES = [
+    (b"", "not valid JSON: Expecting value at line 1, column 1."),
+    (b"not json", "not valid JSON: Expecting value at line 1, column 1."),
+    (b'{\n "cpt_code": "64483",', "not valid JSON: Expecting property name enclosed in double quotes at line 2"),
+    (b"\xff\xfe", "not valid JSON"),
+    (b'{"cpt_code": "\xe9"}', "not valid JSON: it is not UTF-8 text."),
+    (b"[" * 50_000, "nested too deeply"),
+    (b'{"units": ' + b"7" * 5_000 + b"}", "a number in it has more than 4,300 digits."),
+    (b'{"cpt_code": "64483", "payer_id": "medicare", "cpt_code": "20971"}', "names 'cpt_code' twice"),
+    (b'{"cpt_code": "64483", "payer_id": "medicare", "zip": {"a": 1, "a": 2}}', "names 'a' twice"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), NOT_JSON_BODIES)
+def test_a_body_that_is_not_json_is_a_400_saying_what_is_wrong(client, body, message):
     response = client.post(ESTIMATE, data=body, content_type="application/json")
     assert response.status_code == 400
-    assert response.get_json()["errors"] == {"_body": ["The request body is not valid JSON."]}
+    payload = response.get_json()
+    assert list(payload["errors"]) == ["_body"]
+    assert message in payload["errors"]["_body"][0]
+    assert payload["message"] == payload["errors"]["_body"][0]
 
 
 def test_json_sent_without_a_json_content_type_is_still_read(client):
