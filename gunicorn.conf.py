@@ -1,7 +1,9 @@
 """gunicorn settings: ``gunicorn --config gunicorn.conf.py wsgi:app``.
 
-Estimates are CPU-bound (pandas and numpy), so one worker per core plus one; the app and its fee
-schedules are loaded once in the master (``preload_app``) and shared by the forked workers.
+One worker process per core plus one, each with a pool of threads (``gthread``): a client that sends
+its body slowly holds one thread, not a whole worker, so a few slow clients cannot stop the service
+answering others. The app and its fee schedules are loaded once in the master (``preload_app``) and
+shared by the forked workers. Facing the internet, put a buffering proxy in front as well.
 """
 
 import multiprocessing
@@ -9,8 +11,19 @@ import os
 
 bind = os.environ.get("ESTIMATOR_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("ESTIMATOR_WORKERS", multiprocessing.cpu_count() + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("ESTIMATOR_THREADS", 8))
 preload_app = True
 timeout = int(os.environ.get("ESTIMATOR_TIMEOUT", 120))  # large batch uploads
 # The access log records method, path and status only: never bodies, which may carry patient references.
+# Its fields have their control characters escaped (estimator.serving.AccessLogger).
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+logger_class = "estimator.serving.AccessLogger"
+
+
+def on_starting(server):
+    """gunicorn's own error pages (a request line too long, a malformed request) get the security headers."""
+    from estimator.serving import install_error_page
+
+    install_error_page()

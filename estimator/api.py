@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from . import __version__
 from .batch import iter_csv
@@ -72,7 +72,11 @@ class JSONBodyParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
 
     def _raw_load_json(self, req):
-        return read_json(req.get_data(cache=True))
+        data = req.get_data(cache=True)
+        if req.content_length is None and req.max_content_length is not None and len(data) >= req.max_content_length:
+            # A chunked body is read up to the limit and no further: reaching it means there was more.
+            raise RequestEntityTooLarge()
+        return read_json(data)
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         """Report every field's problem at once: the schema's (types, unknown fields) and, for the fields

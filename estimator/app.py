@@ -2,7 +2,9 @@
 
 import io
 
-from flask import Flask, Request
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, config, http, web
 from .store import ScheduleStore
@@ -16,6 +18,13 @@ class InMemoryUploadRequest(Request):
         return io.BytesIO()
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is ``Secure`` whenever the request came over HTTPS (or always, by configuration)."""
+
+    def get_cookie_secure(self, app):
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
 def create_app(test_config=None):
     """Build the app: configuration, fee schedules (loaded here, reloaded when their files change), API,
     pages, errors, headers.
@@ -25,8 +34,12 @@ def create_app(test_config=None):
     """
     app = Flask(__name__)
     app.request_class = InMemoryUploadRequest
+    app.session_interface = SessionInterface()
     app.json.sort_keys = False  # answers keep the contract's field order
     config.init_app(app, test_config)
+    if app.config["PROXY_HOPS"]:  # behind a proxy: trust its X-Forwarded-For and -Proto (HTTPS, client address)
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["schedule_store"] = ScheduleStore(app.config["FEE_SCHEDULES"], app.config["RELOAD_INTERVAL"])
     http.init_app(app, html_renderer=web.render_error_page)
     api.init_app(app)

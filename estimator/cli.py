@@ -19,6 +19,16 @@ def _date(text):
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m estimator",
@@ -50,14 +60,18 @@ def build_parser():
     est.add_argument("--modifiers", help="modifiers separated by spaces or commas: 50, RT, LT")
     est.add_argument("--units", help="units, 1 to 99 (default 1)")
     est.add_argument("--date-of-service", help="YYYY-MM-DD (default today)")
-    for field in ("deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met"):
+    for field in ("deductible", "coinsurance", "copay", "oop_max"):
         est.add_argument("--" + field.replace("_", "-"), help=f"{field} (default: the payer's)")
+    for field in ("deductible_met", "oop_met"):
+        est.add_argument("--" + field.replace("_", "-"), help=f"{field}: paid so far this plan year (default 0)")
 
     bat = sub.add_parser("batch", help="estimate every row of a CSV file")
     schedules_option(bat)
     bat.add_argument("input", help="input CSV, or - for standard input")
     bat.add_argument("-o", "--output", required=True, help="output CSV, or - for standard output")
-    bat.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time")
+    bat.add_argument(
+        "--chunk-rows", type=_positive, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time (at least 1)"
+    )
     bat.add_argument(
         "--engine",
         choices=("pandas", "dask"),
@@ -73,7 +87,7 @@ def build_parser():
     srv = sub.add_parser("serve", help="start the web service (gunicorn) on a fee-schedule directory")
     srv.add_argument("--fee-schedules", metavar="DIR", help="fee-schedule directory (default: the shipped one)")
     srv.add_argument("--bind", default=None, help="address to listen on (default 127.0.0.1:8000)")
-    srv.add_argument("--workers", type=int, default=None, help="worker processes (default: cores + 1)")
+    srv.add_argument("--workers", type=_positive, default=None, help="worker processes (default: cores + 1)")
 
     chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")

@@ -24,6 +24,13 @@ DEFAULTS = {
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
     "JSON_SORT_KEYS": False,
+    # The session cookie (it holds the forms' CSRF token) is not sent on cross-site requests; it is
+    # Secure over HTTPS (see estimator.app.SessionInterface) or always with ESTIMATOR_SESSION_COOKIE_SECURE.
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": False,
+    # Proxies in front of the service whose X-Forwarded-* headers are trusted (0 = none).
+    "PROXY_HOPS": 0,
 }
 
 

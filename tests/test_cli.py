@@ -133,3 +133,57 @@ def test_serve_starts_the_service_on_the_given_schedules():
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+BAD_OPTIONS = [
+    ("batch", "--chunk-rows", "0"),
+    ("batch", "--chunk-rows", "-5"),
+    ("batch", "--chunk-rows", "many"),
+    ("batch", "--chunk-rows", "1.5"),
+    ("batch", "--today", "2025-02-30"),
+    ("batch", "--engine", "spark"),
+    ("estimate", "--today", "tomorrow"),
+    ("serve", "--workers", "0"),
+]
+
+
+def test_every_bad_option_is_a_usage_error_that_writes_nothing(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("cpt_code,payer_id\n11111,plan\n")
+    for command, option, value in BAD_OPTIONS:
+        target = tmp_path / "out.csv"
+        if command == "batch":
+            args = ["batch", str(source), "-o", str(target)]
+        elif command == "estimate":
+            args = ["estimate", "--cpt-code", "11111", "--payer-id", "plan"]
+        else:
+            args = ["serve"]
+        out = cli(*args, "--fee-schedules", str(TEST_SCHEDULES), option, value)
+        assert out.returncode == 2, (option, value, out.stdout)
+        assert f"argument {option}" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert not target.exists()
+
+
+def test_the_help_of_each_benefit_option_gives_its_real_default():
+    from estimator.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if a.dest == "command"]
+    helps = {action.dest: action.help for action in sub.choices["estimate"]._actions}
+    for field in ("deductible", "coinsurance", "copay", "oop_max"):
+        assert helps[field].endswith("(default: the payer's)")
+    for field in ("deductible_met", "oop_met"):
+        assert helps[field].endswith("(default 0)")
+    # and the defaults are what the help says: nothing met unless given
+    out = cli(
+        "estimate",
+        "--cpt-code",
+        "11111",
+        "--payer-id",
+        "plan",
+        "--date-of-service",
+        "2025-06-01",
+        "--fee-schedules",
+        str(TEST_SCHEDULES),
+    )
+    sharing = json.loads(out.stdout)["cost_sharing"]
+    assert (sharing["deductible_met"], sharing["oop_met"], sharing["deductible"]) == (0.0, 0.0, 100.0)
