@@ -1,0 +1,39 @@
+"""The README's command-line examples work as written after its first command (no activated virtualenv)."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+PLACEHOLDERS = ("DIR", "claims", "big.csv", "tcp://")
+
+
+def examples():
+    blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if "-m estimator" in line]
+
+
+def test_every_command_line_example_names_the_virtualenvs_python():
+    assert examples()
+    for line in examples():
+        assert line.startswith(".venv/bin/python -m estimator "), line
+
+
+def test_the_runnable_examples_run(tmp_path):
+    ran = 0
+    for line in examples():
+        if any(p in line for p in PLACEHOLDERS):
+            continue
+        args = shlex.split(line.replace("OUT.csv", str(tmp_path / "out.csv")))[1:]
+        python = ROOT / ".venv/bin/python"  # as the README runs it; else this interpreter
+        out = subprocess.run(
+            [str(python) if python.exists() else sys.executable, *args], cwd=ROOT, capture_output=True, text=True
+        )
+        assert out.returncode == 0, (line, out.stderr)
+        ran += 1
+    assert ran >= 3
+    assert (tmp_path / "out.csv").read_text().startswith("claim_id")
