@@ -1,9 +1,11 @@
 """gunicorn settings: ``gunicorn --config gunicorn.conf.py wsgi:app``.
 
 One worker process per core plus one, each with a pool of threads (``gthread``): a client that sends
-its body slowly holds one thread, not a whole worker, so a few slow clients cannot stop the service
-answering others. The app and its fee schedules are loaded once in the master (``preload_app``) and
-shared by the forked workers. Facing the internet, put a buffering proxy in front as well.
+its body slowly holds one thread, not a whole worker. A worker takes no more connections than it has
+threads (no idle keep-alive connections either), so a connection waits in the listen queue for a worker
+with a free thread instead of queueing behind slow clients in a busy one: it takes workers x threads
+slow clients at once to stop the service. The app and its fee schedules are loaded once in the master
+(``preload_app``) and shared by the forked workers. Facing the internet, put a buffering proxy in front.
 """
 
 import multiprocessing
@@ -12,7 +14,9 @@ import os
 bind = os.environ.get("ESTIMATOR_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("ESTIMATOR_WORKERS", multiprocessing.cpu_count() + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("ESTIMATOR_THREADS", 8))
+threads = int(os.environ.get("ESTIMATOR_THREADS", 16))
+worker_connections = threads
+keepalive = 0
 preload_app = True
 timeout = int(os.environ.get("ESTIMATOR_TIMEOUT", 120))  # large batch uploads
 # The access log records method, path and status only: never bodies, which may carry patient references.

@@ -24,10 +24,15 @@ def free_port():
 
 
 class Server:
-    def __init__(self, tmp_path, *extra):
+    def __init__(self, tmp_path, *extra, threads=16):
         self.port = free_port()
         self.log = tmp_path / "gunicorn.log"
-        env = {**os.environ, "ESTIMATOR_WORKERS": "2", "ESTIMATOR_FEE_SCHEDULES": str(TEST_SCHEDULES)}
+        env = {
+            **os.environ,
+            "ESTIMATOR_WORKERS": "2",
+            "ESTIMATOR_THREADS": str(threads),
+            "ESTIMATOR_FEE_SCHEDULES": str(TEST_SCHEDULES),
+        }
         command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen([*command, *extra, "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -95,6 +100,19 @@ def test_slow_clients_do_not_stop_the_service_answering(server):
     finally:
         for s in sockets:
             s.close()
+
+
+def test_one_free_thread_anywhere_is_enough_a_busy_worker_takes_no_more_connections(tmp_path):
+    small = Server(tmp_path, threads=3)
+    sockets = slow_clients(small.port, 2 * 3 - 1)  # every thread of both workers but one
+    try:
+        time.sleep(0.5)
+        for _ in range(3):
+            assert small.get("/healthz", timeout=5)[0] == 200
+    finally:
+        for s in sockets:
+            s.close()
+        small.stop()
 
 
 def test_the_slow_client_test_can_fail_sync_workers_are_blocked(tmp_path):
