@@ -20,14 +20,14 @@ keepalive = 0
 preload_app = True
 timeout = int(os.environ.get("ESTIMATOR_TIMEOUT", 120))  # large batch uploads
 # The access log records method, path and status only: never bodies, which may carry patient references.
-# Its fields have their control characters escaped (estimator.serving.AccessLogger).
+# Its fields have their control characters escaped (estimator.web.serving.AccessLogger).
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-logger_class = "estimator.serving.AccessLogger"
+logger_class = "estimator.web.serving.AccessLogger"
 
 
 def on_starting(server):
     """gunicorn's own error pages (a request line too long, a malformed request) get the security headers."""
-    from estimator.serving import install_error_page
+    from estimator.web.serving import install_error_page
 
     install_error_page()

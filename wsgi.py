@@ -2,8 +2,8 @@
 
 import sys
 
-from estimator.app import create_app
-from estimator.errors import ScheduleError
+from estimator.core.errors import ScheduleError
+from estimator.web.app import create_app
 
 try:
     app = create_app()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate_requests import generate  # noqa: E402
-from estimator.glossary import MONEY_FIELDS, REQUEST_FIELDS  # noqa: E402
+from estimator.core.glossary import MONEY_FIELDS, REQUEST_FIELDS  # noqa: E402
 
 FIELDS = [f for f in REQUEST_FIELDS if f != "region_id"]
 NUMBERS = {"units", "coinsurance", *MONEY_FIELDS}

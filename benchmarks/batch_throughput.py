@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.floor import floor_pipeline  # noqa: E402
-from estimator.schedules import load_schedules  # noqa: E402
-from estimator.service import estimate_one  # noqa: E402
+from estimator.core.schedules import load_schedules  # noqa: E402
+from estimator.core.service import estimate_one  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from estimator.schedules import load_schedules  # noqa: E402
+from estimator.core.schedules import load_schedules  # noqa: E402
 
 
 def generate(rows, seed=0, schedules=None):

@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.api_throughput import request_bodies  # noqa: E402
-from estimator.engine import estimate  # noqa: E402
-from estimator.schedules import load_schedules  # noqa: E402
-from estimator.service import as_text, estimate_one  # noqa: E402
+from estimator.core.engine import estimate  # noqa: E402
+from estimator.core.schedules import load_schedules  # noqa: E402
+from estimator.core.service import as_text, estimate_one  # noqa: E402
 
 
 def main():

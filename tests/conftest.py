@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from estimator.engine import estimate
-from estimator.schedules import DEFAULT_DIRECTORY, load_schedules
+from estimator.core.engine import estimate
+from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 
 DATA = Path(__file__).parent / "data"
 TEST_SCHEDULES = DATA / "schedules"
@@ -42,7 +42,7 @@ def run(schedules, today=TODAY, **fields):
 @pytest.fixture(scope="session")
 def app():
     """The app on the shipped fee schedules."""
-    from estimator.app import create_app
+    from estimator.web.app import create_app
 
     return create_app({"TESTING": True})
 
@@ -55,7 +55,7 @@ def client(app):
 @pytest.fixture(scope="session")
 def small_app():
     """The app on the small hand-made schedules."""
-    from estimator.app import create_app
+    from estimator.web.app import create_app
 
     return create_app({"TESTING": True, "FEE_SCHEDULES": str(TEST_SCHEDULES)})
 

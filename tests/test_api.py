@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from estimator.errors import ScheduleError
-from estimator.glossary import REQUEST_FIELDS
+from estimator.core.errors import ScheduleError
+from estimator.core.glossary import REQUEST_FIELDS
 
 from .conftest import DATA, TEST_SCHEDULES
 
@@ -293,7 +293,7 @@ def test_api_and_command_line_give_identical_figures(small_app, tmp_path):
 
 
 def test_a_bad_schedule_directory_stops_start_up(tmp_path):
-    from estimator.app import create_app
+    from estimator.web.app import create_app
 
     (tmp_path / "procedures.csv").write_text("cpt_code\n")
     with pytest.raises(ScheduleError, match="procedures.csv, line 1, column description"):
@@ -301,7 +301,7 @@ def test_a_bad_schedule_directory_stops_start_up(tmp_path):
 
 
 def test_batch_answer_is_streamed_and_uploads_stay_in_memory(small_app):
-    from estimator.app import InMemoryUploadRequest
+    from estimator.web.app import InMemoryUploadRequest
 
     client = small_app.test_client()
     response = client.post(

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from estimator.http import MAX_ERROR_FIELDS
-from estimator.schemas import MAX_MODIFIERS
+from estimator.web.http import MAX_ERROR_FIELDS
+from estimator.web.schemas import MAX_MODIFIERS
 
 from .conftest import upload_form
 
@@ -77,7 +77,7 @@ def test_a_file_of_realistic_rows_just_under_the_page_limit_is_estimated_and_off
 
 
 def test_a_small_file_whose_estimates_outgrow_the_page_is_stopped_as_soon_as_they_do(client):
-    from estimator.web import MAX_PAGE_DOWNLOAD
+    from estimator.web.pages import MAX_PAGE_DOWNLOAD
 
     body = b"cpt_code,payer_id\n" + b"64483,medicare\n" * 120_000  # 1.8 MB in, about 50 MB of estimates
     assert len(body) < 2 * 2**20

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from estimator.batch import estimate_csv
-from estimator.errors import InputFileError
-from estimator.glossary import BATCH_COLUMNS
+from estimator.batch.stream import estimate_csv
+from estimator.core.errors import InputFileError
+from estimator.core.glossary import BATCH_COLUMNS
 
 from .conftest import DATA, TEST_SCHEDULES, TODAY
 
@@ -177,7 +177,7 @@ def test_command_line_missing_input_file(tmp_path):
 def test_joined_rows_read_back_as_the_cells_and_quote_as_the_csv_module_does():
     import pandas as pd
 
-    from estimator.batch import csv_text, neutralise
+    from estimator.batch.stream import csv_text, neutralise
 
     cells = ["plain", "", "a,b", 'say "hi"', "line\nbreak", "cr\rhere", "=1+1", " spaced ", "-5", "'", '"']
     table = pd.DataFrame({"x": pd.Series(cells, dtype=object), "y": pd.Series(cells[::-1], dtype=object)})

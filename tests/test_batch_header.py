@@ -11,10 +11,11 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from estimator.batch import MAX_COLUMNS, passthrough_names
+from estimator.batch.cluster import estimate_with_dask
+from estimator.batch.files import estimate_file
+from estimator.batch.stream import MAX_COLUMNS, passthrough_names
 from estimator.cli import main as cli_main
-from estimator.glossary import BATCH_COLUMNS
-from estimator.scale import estimate_file, estimate_with_dask
+from estimator.core.glossary import BATCH_COLUMNS
 
 from .conftest import TEST_SCHEDULES, TODAY, upload_form
 

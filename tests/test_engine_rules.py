@@ -321,7 +321,7 @@ def test_blank_date_means_today(small):
 def test_rows_do_not_affect_each_other(small):
     import pandas as pd
 
-    from estimator.engine import estimate
+    from estimator.core.engine import estimate
 
     from .conftest import TODAY
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from estimator.app import create_app
+from estimator.web.app import create_app
 
 
 def token(client, path="/"):

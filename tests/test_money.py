@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from estimator.money import round_cents
+from estimator.core.money import round_cents
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from estimator.glossary import REQUEST_FIELDS
+from estimator.core.glossary import REQUEST_FIELDS
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)

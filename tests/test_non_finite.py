@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from estimator.app import create_app
-from estimator.batch import estimate_csv
-from estimator.engine import NOT_FINITE
-from estimator.errors import RequestError
-from estimator.schedules import load_schedules
-from estimator.service import estimate_one
+from estimator.batch.stream import estimate_csv
+from estimator.core.engine import NOT_FINITE
+from estimator.core.errors import RequestError
+from estimator.core.schedules import load_schedules
+from estimator.core.service import estimate_one
+from estimator.web.app import create_app
 
 from .conftest import TEST_SCHEDULES, TODAY
 

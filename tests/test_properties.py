@@ -7,9 +7,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from estimator.engine import estimate
-from estimator.matching import SMALL
-from estimator.schedules import DEFAULT_DIRECTORY, load_schedules
+from estimator.core.engine import estimate
+from estimator.core.matching import SMALL
+from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 
 SCHEDULES = load_schedules(DEFAULT_DIRECTORY)
 CODES = sorted(SCHEDULES.procedures.index)

@@ -1,8 +1,8 @@
 """A running service reloads changed fee schedules, and keeps serving the last good ones when a reload
 is refused."""
 
-from estimator.app import create_app
-from estimator.store import ScheduleStore
+from estimator.web.app import create_app
+from estimator.web.store import ScheduleStore
 
 
 class Clock:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from estimator.errors import RequestError
-from estimator.service import estimate_one
+from estimator.core.errors import RequestError
+from estimator.core.service import estimate_one
 
 from .conftest import TODAY, run
 

@@ -8,8 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from estimator.batch import MONEY_COLUMNS
-from estimator.scale import estimate_file, estimate_with_dask
+from estimator.batch.cluster import estimate_with_dask
+from estimator.batch.files import estimate_file
+from estimator.batch.stream import MONEY_COLUMNS
 
 from .conftest import DATA, TEST_SCHEDULES, TODAY
 
@@ -68,7 +69,7 @@ def test_typed_parquet_columns_are_read_as_their_text(small, tmp_path):
 def test_parquet_without_required_columns_fails_as_a_whole(small, tmp_path):
     source = tmp_path / "bad.parquet"
     pq.write_table(pa.table({"a": [1]}), source)
-    from estimator.errors import InputFileError
+    from estimator.core.errors import InputFileError
 
     with pytest.raises(InputFileError, match="no cpt_code and no payer_id"):
         estimate_file(source, tmp_path / "out.csv", small, TODAY)

@@ -4,11 +4,11 @@ it should, or is refused with a ScheduleError naming that file: never another ex
 
 import pytest
 
-from estimator.app import create_app
 from estimator.cli import main as cli_main
-from estimator.errors import ScheduleError
-from estimator.schedules import FILES, OPTIONAL_FILES, load_schedules
-from estimator.service import estimate_one
+from estimator.core.errors import ScheduleError
+from estimator.core.schedules import FILES, OPTIONAL_FILES, load_schedules
+from estimator.core.service import estimate_one
+from estimator.web.app import create_app
 
 from .conftest import TODAY
 

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from estimator.errors import ScheduleError
-from estimator.schedules import load_schedules
+from estimator.core.errors import ScheduleError
+from estimator.core.schedules import load_schedules
 
 
 def append(directory, name, row):

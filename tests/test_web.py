@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from estimator.batch import MONEY_COLUMNS
-from estimator.glossary import REQUEST_FIELDS
+from estimator.batch.stream import MONEY_COLUMNS
+from estimator.core.glossary import REQUEST_FIELDS
 
 from .conftest import DATA
 

@@ -6,7 +6,7 @@ from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, config, http, web
+from . import api, config, http, pages
 from .store import ScheduleStore
 
 
@@ -41,9 +41,9 @@ def create_app(test_config=None):
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["schedule_store"] = ScheduleStore(app.config["FEE_SCHEDULES"], app.config["RELOAD_INTERVAL"])
-    http.init_app(app, html_renderer=web.render_error_page)
+    http.init_app(app, html_renderer=pages.render_error_page)
     api.init_app(app)
-    web.init_app(app)
-    web.csrf.exempt(api.api_blp)  # the JSON API takes no cookies, so it cannot be forged cross-site
-    web.csrf.exempt(api.health_blp)
+    pages.init_app(app)
+    pages.csrf.exempt(api.api_blp)  # the JSON API takes no cookies, so it cannot be forged cross-site
+    pages.csrf.exempt(api.health_blp)
     return app

@@ -14,10 +14,11 @@ from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-from . import __version__
-from .batch import iter_csv
-from .errors import InputFileError, RequestError
-from .glossary import REQUEST_FIELDS
+from .. import __version__
+from ..batch.stream import iter_csv
+from ..core.errors import InputFileError, RequestError
+from ..core.glossary import REQUEST_FIELDS
+from ..core.service import check_one, estimate_one
 from .http import INVALID_FIELDS, allow_body, http_error_response
 from .schemas import (
     ErrorSchema,
@@ -29,7 +30,6 @@ from .schemas import (
     RegionQuerySchema,
     RegionSchema,
 )
-from .service import check_one, estimate_one
 
 NOT_JSON = "The request body is not valid JSON."
 TOO_MANY_DIGITS = "The request body is not valid JSON: a number in it has more than 4,300 digits."

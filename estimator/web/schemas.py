@@ -7,8 +7,8 @@ row refuse the same input with the same words.
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from . import intake
-from .glossary import (
+from ..core import intake
+from ..core.glossary import (
     MAX_MONEY,
     MAX_UNITS,
     NETWORKS,

@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import ScheduleError
-from .schedules import FILES, OPTIONAL_FILES, load_schedules
+from ..core.errors import ScheduleError
+from ..core.schedules import FILES, OPTIONAL_FILES, load_schedules
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
-from .errors import InputFileError
-from .glossary import BATCH_COLUMNS, REQUEST_FIELDS, REQUIRED_FIELDS
-from .matching import factorize
-from .service import batch_table
+from ..core.errors import InputFileError
+from ..core.glossary import BATCH_COLUMNS, REQUEST_FIELDS, REQUIRED_FIELDS
+from ..core.matching import factorize
+from ..core.service import batch_table
 
 #: Cells a spreadsheet would run as a formula.
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")

@@ -37,7 +37,7 @@ REGION_PATTERN = r"^[A-Za-z0-9_.-]+$"
 STATE_PATTERN = r"^[A-Z]{2}$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "fee_schedules"
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[2] / "fee_schedules"
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()

@@ -5,11 +5,11 @@ import datetime as dt
 import json
 import sys
 
-from .batch import DEFAULT_CHUNK_ROWS, StderrProgress
-from .errors import InputFileError, RequestError, ScheduleError
-from .glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
-from .schedules import load_schedules
-from .service import estimate_one
+from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress
+from ..core.errors import InputFileError, RequestError, ScheduleError
+from ..core.glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
+from ..core.schedules import load_schedules
+from ..core.service import estimate_one
 
 
 def _date(text):
@@ -115,7 +115,7 @@ def _serve(args):
     import os
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     if args.fee_schedules:
         env["ESTIMATOR_FEE_SCHEDULES"] = str(Path(args.fee_schedules).resolve())
@@ -158,7 +158,7 @@ def _estimate(args, schedules):
 
 def _batch(args, schedules):
     if args.engine == "dask":
-        from .scale import estimate_with_dask
+        from ..batch.cluster import estimate_with_dask
 
         if args.input == "-" or args.output == "-":
             print("--engine dask reads and writes files, not standard input or output", file=sys.stderr)
@@ -171,7 +171,7 @@ def _batch(args, schedules):
         if not args.quiet:
             print(f"Done: estimates written to {args.output}.", file=sys.stderr)
         return 0
-    from .scale import estimate_file, is_parquet
+    from ..batch.files import estimate_file, is_parquet
 
     if (is_parquet(args.input) or is_parquet(args.output)) and "-" in (args.input, args.output):
         print("Parquet is read and written as files, not standard input or output", file=sys.stderr)

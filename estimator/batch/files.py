@@ -1,24 +1,23 @@
-"""Batches beyond plain CSV: Parquet in and out, and scale-out over partitions with Dask.
+"""Batch files by path: CSV or Parquet in and out, chosen by extension, ``-`` for standard input or output.
 
-Every path runs the same chunk function as the CSV path (:func:`estimator.batch.estimate_rows`), so
-their figures, warnings and errors are the same; only the reading and writing differ.
+Every path runs the same chunk function as the CSV stream (:func:`estimator.batch.stream.estimate_rows`),
+so their figures, warnings and errors are the same; only the reading and writing differ.
 """
 
-import datetime as dt
 import io
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .batch import (
+from ..core.errors import InputFileError
+from ..core.glossary import BATCH_COLUMNS, REQUIRED_FIELDS
+from .stream import (
     DEFAULT_CHUNK_ROWS,
     MONEY_COLUMNS,
     Tally,
     clean_cells,
-    csv_cells,
     csv_header,
     csv_text,
     estimate_csv,
@@ -26,9 +25,6 @@ from .batch import (
     open_csv,
     passthrough_names,
 )
-from .errors import InputFileError
-from .glossary import BATCH_COLUMNS, REQUIRED_FIELDS
-from .schedules import load_schedules
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -162,89 +158,3 @@ class _open:
     def __exit__(self, *exc):
         if self.handle is not None:
             self.handle.close()
-
-
-# Dask -----------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4)
-def _worker_schedules(directory):
-    """Fee schedules loaded once per worker process."""
-    return load_schedules(directory)
-
-
-def _estimate_partition(frame, directory, today, header, output):
-    """One Dask partition through the same chunk function as the single-machine path."""
-    raw = frame.astype(object).where(frame.notna(), "")
-    raw.columns = header
-    table, *_ = estimate_rows(raw.reset_index(drop=True), _worker_schedules(directory), dt.date.fromisoformat(today))
-    if output == "csv":
-        cells = csv_cells(table, len(header))
-        return pd.DataFrame({i: pd.Series(c, dtype=object) for i, c in enumerate(cells)})
-    return table
-
-
-def dask_inputs(source):
-    """The file pattern Dask reads: a file, or every CSV or Parquet file of a directory."""
-    path = Path(source)
-    if path.is_dir():
-        for suffix in (".csv", *PARQUET_SUFFIXES):
-            if sorted(path.glob(f"*{suffix}")):
-                return str(path / f"*{suffix}"), suffix != ".csv"
-        raise InputFileError(f"{source} holds no .csv or .parquet files")
-    return str(path), is_parquet(path)
-
-
-def estimate_with_dask(source, target, schedules, today=None, scheduler=None, blocksize="16MB"):
-    """Estimate ``source`` (a file or a directory of files) into ``target`` on a Dask cluster.
-
-    A local cluster by default, or the running scheduler at ``scheduler``. The output is one file, in
-    input order, identical to the single-machine path's (for well-formed CSV: rows Dask's CSV reader
-    cannot parse fail the run rather than being reported in their row).
-    """
-    import dask.dataframe as dd
-    from distributed import Client, LocalCluster
-
-    today = (today or dt.date.today()).isoformat()
-    pattern, parquet = dask_inputs(source)
-    if parquet:
-        frame = dd.read_parquet(pattern)
-    else:
-        frame = dd.read_csv(pattern, dtype=str, keep_default_na=False, blocksize=blocksize)
-    names = [h.strip() for h in frame.columns]
-    missing = [f for f in REQUIRED_FIELDS if f not in names]
-    if missing:
-        raise InputFileError(f"the file has no {' and no '.join(missing)} column")
-    renamed = passthrough_names(names)
-    header = [h if n == r else r for h, n, r in zip(frame.columns, names, renamed, strict=True)]
-    names = renamed
-    output = "parquet" if is_parquet(target) else "csv"
-    if output == "csv":
-        meta = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(header) + len(BATCH_COLUMNS))})
-    else:
-        meta = pd.DataFrame(
-            {
-                **{n: pd.Series(dtype=object) for n in names},
-                **{c: pd.Series(dtype="float64" if c in MONEY_COLUMNS else object) for c in BATCH_COLUMNS},
-            }
-        )
-    estimated = frame.map_partitions(_estimate_partition, schedules.directory, today, names, output, meta=meta)
-
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        if output == "csv":
-            estimated = estimated.rename(columns=dict(enumerate(csv_header(header))))
-            estimated.to_csv(
-                target, single_file=True, index=False, lineterminator="\n", encoding="utf-8", errors="replace"
-            )
-        else:
-            estimated.to_parquet(target, write_index=False)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

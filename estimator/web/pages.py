@@ -11,12 +11,12 @@ from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .batch import iter_csv
+from ..batch.stream import iter_csv
+from ..core.errors import InputFileError, RequestError
+from ..core.glossary import REQUEST_FIELDS, SETTINGS
+from ..core.service import estimate_one
 from .content import PROCEDURE_NOTES
-from .errors import InputFileError, RequestError
-from .glossary import REQUEST_FIELDS, SETTINGS
 from .http import allow_body
-from .service import estimate_one
 
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()

@@ -1,0 +1,1 @@
+"""Batch estimation: CSV streamed in chunks, files by path (CSV or Parquet), partitions on a Dask cluster."""
