@@ -161,7 +161,7 @@ def test_too_large_a_body_is_a_413(small_app):
 
 def test_procedures(client):
     procedures = client.get("/api/v1/procedures").get_json()
-    assert len(procedures) == 16
+    assert len(procedures) == 29
     one = client.get("/api/v1/procedures/64483").get_json()
     assert (one["work_rvu"], one["pe_rvu_nonfacility"], one["mp_rvu"], one["bilateral_indicator"]) == (
         1.9,

@@ -189,10 +189,10 @@ SHARE_CASES = [
         (0, 0, 0),
     ),
     (
-        "half cent rounds up",
+        "half cent rounds up, and the payer's share is what the rounded patient share leaves",
         dict(cpt_code="11111", payer_id="hmo", coinsurance="0.12345"),
-        (37.35, 37.35, 37.35),
-        (62.66, 62.66, 62.66),
+        (37.35, 37.35, 37.35),  # 37.345 rounds up
+        (62.65, 62.65, 62.65),  # 100.00 - 37.35 (step 10): not 62.655 rounded on its own
         (0, 0, 0),
     ),
 ]

@@ -104,13 +104,14 @@ def test_importing_the_whole_core_loads_no_web_framework_or_database():
 def test_engine_has_no_row_loops():
     import inspect
 
+    import estimator.core.encounters
     import estimator.core.engine
     import estimator.core.pricing
 
-    for module in (estimator.core.engine, estimator.core.pricing):
+    for module in (estimator.core.engine, estimator.core.pricing, estimator.core.encounters):
         source = inspect.getsource(module)
-        assert "iterrows" not in source
-        assert "axis=1)" not in source.replace("concat(", "")
+        for loop in ("iterrows", "itertuples", ".apply(", "np.vectorize"):
+            assert loop not in source, loop
 
 
 def test_the_readmes_folder_map_matches_the_tree():

@@ -156,7 +156,7 @@ def test_environment_variable_points_at_another_directory(monkeypatch, schedule_
 
 
 def test_shipped_schedules_load(shipped):
-    assert len(shipped.procedures) == 16
+    assert len(shipped.procedures) == 29
     assert len(shipped.regions) == 109
     assert shipped.zip_regions["zip3"].str.len().eq(3).all()
 
@@ -174,4 +174,4 @@ def test_check_schedules_command_reports_line_and_column(schedule_copy):
 def test_check_schedules_command_accepts_the_shipped_data():
     out = subprocess.run([sys.executable, "-m", "estimator", "check-schedules"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "OK. 16 procedures" in out.stdout
+    assert "OK. 29 procedures" in out.stdout

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import pricing
-from .cost_sharing import resolve_benefits, share_costs
+from . import encounters, pricing
+from .cost_sharing import resolve_benefits
 from .glossary import BENEFIT_FIELDS, LEVELS, MESSAGE_SEPARATOR, levels
 from .intake import Intake, parse_requests
 from .matching import distinct
@@ -29,6 +29,7 @@ OON_BILLED = 1 << 6
 SELF_PAY_IGNORED = 1 << 7
 PA_UNKNOWN = 1 << 8
 DEFAULTED = {field: 1 << (9 + i) for i, field in enumerate(BENEFIT_FIELDS)}
+MULTIPLE_REDUCED = 1 << 13
 
 BENEFIT_NAMES = {
     "deductible": "deductible",
@@ -49,12 +50,15 @@ WARNINGS = {
     OON_BILLED: "The out-of-network billed charge is estimated from the national baseline range.",
     SELF_PAY_IGNORED: "Self-pay: network and plan benefits do not apply; the patient pays the whole amount.",
     PA_UNKNOWN: "No prior-authorization rule is on file for this payer, code and setting.",
+    MULTIPLE_REDUCED: "Paid at a reduced rate as a further procedure of the visit (multiple-procedure reduction).",
 }
+
+#: Per line, when another line of its encounter fails validation (the encounter is estimated whole or not).
+OTHER_LINE_INVALID = "Another line of this encounter is invalid, so the encounter is not estimated."
 
 MONEY_PREFIXES = (
     "allowed",
-    "patient",
-    "payer",
+    "patient_share",
     "balance_billing",
     "billed",
     "in_network",
@@ -64,6 +68,8 @@ MONEY_PREFIXES = (
     "coinsurance_part",
     "copay_part",
     "cap_reduction",
+    "deductible_left",
+    "cap_left",
 )
 
 
@@ -90,8 +96,8 @@ class Estimates:
         return {name: values[i] for name, values in self.columns.items()}
 
 
-def estimate(raw, schedules, today=None):
-    """Estimate every request of ``raw``.
+def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None):
+    """Estimate every request of ``raw``: each row a line, the lines of one encounter estimated together.
 
     Parameters
     ----------
@@ -100,6 +106,12 @@ def estimate(raw, schedules, today=None):
     schedules : Schedules
     today : datetime.date, optional
         The date of service of requests that give none; default the local date.
+    encounter : numpy.ndarray of int, optional
+        Each row's encounter, the rows of one encounter adjacent and in line order (SPEC section 7);
+        default: every row an encounter of one line (a request of section 3).
+    encounter_problems : numpy.ndarray of object, optional
+        Per row, a message that makes the row's encounter fail (``None``: none), such as the batch's
+        shared-field and id checks (:func:`estimator.core.encounters.from_ids`).
 
     Returns
     -------
@@ -109,26 +121,51 @@ def estimate(raw, schedules, today=None):
         ``in_network_*`` (``A`` before step 7), ``billed_*``, ``allowed_*``, the benefit figures used,
         ``deductible_part_*``, ``coinsurance_part_*``, ``copay_part_*``, ``cap_reduction_*``,
         ``patient_*``, ``payer_*``, ``balance_billing_*``, ``pa_*``, ``good_faith_estimate``,
-        ``warning_flags``, ``warnings`` and ``error``.
+        ``reduction_factor``, ``unit_fee``, the encounter's ``encounter_pa_status`` and totals
+        ``encounter_allowed_*``, ``encounter_patient_*``, ``encounter_payer_*``,
+        ``encounter_balance_billing_*``, ``warning_flags``, ``warnings`` and ``error``.
     """
     today = today or dt.date.today()
     intake = parse_requests(raw, schedules, day_number(today))
+    n = intake.size
+    encounter = np.arange(n) if encounter is None else np.asarray(encounter, dtype=np.int64)
+    if encounter_problems is not None and (encounter_problems != None).any():  # noqa: E711
+        intake.messages["encounter_id"] = np.asarray(encounter_problems, dtype=object)
     valid = ~intake.invalid
+    if not valid.all() and not encounters.starts_of(encounter).all():
+        whole = np.bincount(encounter, weights=~valid)[encounter] == 0
+        if (valid & ~whole).any():
+            blocked = np.full(n, None, dtype=object)
+            blocked[valid & ~whole] = OTHER_LINE_INVALID
+            intake.messages["encounter"] = blocked
+            valid &= whole
     requests = {name: values[valid] for name, values in intake.columns.items()}
     work = _context(requests, schedules)
+    line_encounter = encounters.renumber(encounter[valid])
 
     # Bounds at load keep every figure finite; should one not be, the row is refused below, not warned of.
     with np.errstate(over="ignore", invalid="ignore"):
         professional = pricing.price_component(work, schedules, "professional")
         facility = pricing.price_component(work, schedules, "facility")
+        # E1-E2: the unit fee ranks the lines; the multiple-procedure reduction scales both components.
+        fee = (professional["professional_expected"] + facility["facility_expected"]) / work["units"]
+        eligible = (work["multiple_procedure_indicator"] == 2) & (work["addon_to"] == "")
+        factor = encounters.reduction(line_encounter, fee, work["units"], eligible, work["multiple_procedure_factor"])
+        for component in (professional, facility):
+            for key in [k for k in component if k.rsplit("_", 1)[-1] in LEVELS]:
+                component[key] = component[key] * factor
         in_network = {level: professional[f"professional_{level}"] + facility[f"facility_{level}"] for level in LEVELS}
-        oon = pricing.out_of_network(work, in_network)
+        oon = pricing.out_of_network(work, in_network)  # E3: the billed charge is not reduced
         benefits = resolve_benefits(work, schedules)
         benefits.update(deductible_met=work["deductible_met"], oop_met=work["oop_met"])
         allowed = {level: oon[f"allowed_{level}"] for level in LEVELS}
         balance = {level: oon[f"balance_billing_{level}"] for level in LEVELS}
-        shares = share_costs(allowed, balance, benefits, work["self_pay"])
+        order, first = encounters.rank(line_encounter, fee)
+        shares = encounters.share_costs(line_encounter, order, first, allowed, balance, benefits, work["self_pay"])
         auth = prior_authorization(work, schedules)
+        auth["encounter_pa_status"] = encounters.status(line_encounter, auth["pa_status"], work["self_pay"])
+        starts = np.flatnonzero(encounters.starts_of(line_encounter))
+        line_position = np.arange(len(line_encounter)) - starts[line_encounter]
 
         result = {
             **work,
@@ -139,7 +176,13 @@ def estimate(raw, schedules, today=None):
             **benefits,
             **shares,
             **auth,
+            "encounter": line_encounter,
+            "line_index": line_position,
+            "unit_fee": fee,
+            "reduction_factor": factor,
+            "first_in_order": first,
         }
+        result["addon_note"] = _addon_notes(result, schedules)
         result["warning_flags"] = _warning_flags(result)
         result["warnings"] = _warning_text(result, today)
         result["good_faith_estimate"] = result["self_pay"]
@@ -147,6 +190,14 @@ def estimate(raw, schedules, today=None):
         rounded = round_cents(np.vstack([result[column] for column in money]))
         for i, column in enumerate(money):
             result[column] = rounded[i]
+        # Step 10 and E5: the shown figures add up to the cent, line by line and over the encounter.
+        for level in LEVELS:
+            share, balance_bill = result[f"patient_share_{level}"], result[f"balance_billing_{level}"]
+            result[f"patient_{level}"] = round_cents(share + balance_bill)
+            result[f"payer_{level}"] = round_cents(result[f"allowed_{level}"] - share)
+            for prefix in ("allowed", "patient", "payer", "balance_billing"):
+                summed = encounters.totals(line_encounter, result[f"{prefix}_{level}"])
+                result[f"encounter_{prefix}_{level}"] = round_cents(summed)
     result, valid = _refuse_non_finite(result, valid, intake)
 
     columns = result if valid.all() else {name: _expand(values, valid) for name, values in result.items()}
@@ -228,7 +279,30 @@ def _context(requests, schedules):
         work[column] = np.where(has_region, regions[column][r], 1.0)
     work["period"] = schedules.period_of(requests["date_of_service"])
     work["modifier_factor"] = pricing.modifier_factor(work)
+    work["procedure_position"] = p
+    work["multiple_procedure_indicator"] = procedures["multiple_procedure_indicator"][p]
+    work["addon_to"] = procedures["addon_to"][p]
+    work["multiple_procedure_factor"] = np.nan_to_num(payers["multiple_procedure_factor"][y], nan=1.0)
     return work
+
+
+def _addon_notes(r, schedules):
+    """Per line, a warning for an add-on code whose encounter has none of its primary codes."""
+    notes = np.full(len(r["addon_to"]), "", dtype=object)
+    addon = r["addon_to"] != ""
+    if not addon.any():
+        return notes
+    width = len(schedules.procedures)
+    present = np.unique(r["encounter"] * width + r["procedure_position"])
+    for code in np.unique(r["cpt_code"][addon]).tolist():  # one pass per add-on code on file, not per line
+        rows = np.flatnonzero(r["cpt_code"] == code)
+        primaries = r["addon_to"][rows[0]].split()
+        keys = r["encounter"][rows, None] * width + schedules.positions("procedures", primaries)[None, :]
+        lacking = rows[~np.isin(keys, present).any(axis=1)]
+        notes[lacking] = (
+            f"Add-on code {code} is billed with {' or '.join(primaries)}, which this visit does not include."
+        )
+    return notes
 
 
 def _warning_flags(r):
@@ -243,6 +317,7 @@ def _warning_flags(r):
         OON_NOT_COVERED: r["oon_applied"] & ~r["oon_covered"],
         OON_BILLED: r["oon_applied"],
         PA_UNKNOWN: r["pa_status"] == "unknown",
+        MULTIPLE_REDUCED: r["reduction_factor"] < 1,
     }
     benefits_given = np.zeros(len(self_pay), dtype=bool)
     for field, bit in DEFAULTED.items():
@@ -257,12 +332,11 @@ def _warning_flags(r):
 
 def _warning_text(r, today):
     """Warning messages per row, built once per distinct combination of flags and rate notes."""
-    group, first = distinct(r["warning_flags"], r["professional_note"], r["facility_note"])
+    notes = (r["professional_note"], r["facility_note"], r["addon_note"])
+    group, first = distinct(r["warning_flags"], *notes)
     texts = [
-        MESSAGE_SEPARATOR.join(_messages(flags, (p_note, f_note), today))
-        for flags, p_note, f_note in zip(
-            r["warning_flags"][first], r["professional_note"][first], r["facility_note"][first], strict=True
-        )
+        MESSAGE_SEPARATOR.join(_messages(flags, line_notes, today))
+        for flags, *line_notes in zip(r["warning_flags"][first], *(note[first] for note in notes), strict=True)
     ]
     return np.asarray(texts, dtype=object)[group] if len(group) else np.zeros(0, dtype=object)
 

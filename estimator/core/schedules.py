@@ -99,7 +99,12 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     above: float | None = None
+    #: The column may be left out of the header (an optional column of SPEC section 7): then all blank.
+    optional: bool = False
 
+
+#: Multiple-procedure indicators (SPEC section 7): only 2 is reduced when several procedures are done.
+MULTIPLE_PROCEDURE_INDICATORS = ("0", "2", "9")
 
 FILES = {
     "procedures.csv": (
@@ -114,6 +119,14 @@ FILES = {
         Column("pe_rvu_nonfacility", "number", required=False, minimum=0, maximum=MAX_RVU),
         Column("pe_rvu_facility", "number", required=False, minimum=0, maximum=MAX_RVU),
         Column("mp_rvu", "number", required=False, minimum=0, maximum=MAX_RVU),
+        Column(
+            "multiple_procedure_indicator",
+            "choice",
+            required=False,
+            choices=MULTIPLE_PROCEDURE_INDICATORS,
+            optional=True,
+        ),
+        Column("addon_to", "text", required=False, optional=True),
     ),
     "payers.csv": (
         Column("payer_id", "pattern", choices=(PAYER_PATTERN, "lower-case letters, digits, '-' and '_'")),
@@ -125,6 +138,7 @@ FILES = {
         Column("oop_max", "number", required=False, minimum=0, maximum=MAX_MONEY),
         Column("oon_factor", "number", required=False, above=0, maximum=MAX_FACTOR),
         Column("balance_billing", "bool"),
+        Column("multiple_procedure_factor", "number", required=False, above=0, maximum=1, optional=True),
     ),
     "payer_fee_schedule.csv": (
         Column("payer_id", "text"),
@@ -249,13 +263,13 @@ def _parse_columns(file, frame, lines, spec, problems):
     out = {}
     report = _Collector(file, lines, problems)
     for col in spec:
-        if col.name not in frame.columns:
-            if col.required or col.kind != "text":
-                problems.append(ScheduleProblem(file, 1, col.name, "required column is missing from the header"))
-                continue
-            out[col.name] = pd.Series([""] * len(frame), dtype="object")
+        if col.name in frame.columns:
+            cells = frame[col.name].reset_index(drop=True)
+        elif col.optional or (not col.required and col.kind == "text"):
+            cells = pd.Series([""] * len(frame), dtype="object")
+        else:
+            problems.append(ScheduleProblem(file, 1, col.name, "required column is missing from the header"))
             continue
-        cells = frame[col.name].reset_index(drop=True)
         blank = (cells == "").to_numpy()
         if col.required:
             report.add(blank, col.name, "a value is required")
@@ -510,6 +524,8 @@ def _cross_checks(t, problems):
     _unique_key("regions.csv", regions, "region_id", problems)
     _unique_key("zip_regions.csv", zips, "zip3", problems)
 
+    _addon_references(procedures, problems)
+
     order = procedures[["baseline_low", "baseline_typical", "baseline_high"]].to_numpy()
     report = _Collector("procedures.csv", procedures["line"], problems)
     report.add(order[:, 0] > order[:, 1], "baseline_typical", "must be at least baseline_low")
@@ -571,9 +587,35 @@ def _cross_checks(t, problems):
     _prior_auth_conflicts("prior_auth_rules.csv", rules.reset_index(drop=True), problems)
 
 
+def addon_primaries(text):
+    """The primary codes an ``addon_to`` cell names (separated by spaces; commas and semicolons too)."""
+    return [code for code in re.split(r"[\s,;]+", text) if code]
+
+
+def _addon_references(procedures, problems):
+    """Each code an add-on names must be a code of the file, and not the add-on itself."""
+    known = set(procedures["cpt_code"])
+    report = _Collector("procedures.csv", procedures["line"], problems)
+    messages = []
+    for code, text in zip(procedures["cpt_code"], procedures["addon_to"], strict=True):
+        primaries = addon_primaries(text)
+        unknown = [p for p in primaries if p not in known]
+        if unknown:
+            messages.append(f"'{' '.join(unknown)}' is not a code in procedures.csv")
+        elif code in primaries:
+            messages.append(f"an add-on code cannot be its own primary ('{code}')")
+        else:
+            messages.append(None)
+    bad = np.array([m is not None for m in messages], dtype=bool)
+    report.add(bad, "addon_to", messages)
+
+
 def _build(directory, t):
     procedures = t["procedures.csv"].drop(columns="line")
     procedures["bilateral_indicator"] = procedures["bilateral_indicator"].astype("int64")
+    indicator = procedures["multiple_procedure_indicator"].replace("", "0")
+    procedures["multiple_procedure_indicator"] = indicator.astype("int64")
+    procedures["addon_to"] = [" ".join(addon_primaries(text)) for text in procedures["addon_to"]]
     payers = t["payers.csv"].drop(columns="line")
     for col in ("deductible", "coinsurance", "copay"):
         payers[col] = payers[col].fillna(0.0)
