@@ -6,17 +6,21 @@ so their figures, warnings and errors are the same; only the reading and writing
 
 import io
 import time
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import InputFileError
-from ..core.glossary import BATCH_COLUMNS, REQUIRED_FIELDS
+from ..core.glossary import ENCOUNTER_ID, REQUIRED_FIELDS
 from .stream import (
     DEFAULT_CHUNK_ROWS,
-    MONEY_COLUMNS,
+    FACTOR_OUTPUT,
+    MONEY_OUTPUT,
+    EncounterCarry,
     Tally,
+    added_columns,
     clean_cells,
     csv_header,
     csv_text,
@@ -45,15 +49,16 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
     import pyarrow.parquet as pq
 
     batches = _parquet_batches(source, chunk_rows) if is_parquet(source) else _csv_batches(source, chunk_rows)
+    carry = []
     tally = Tally()
     writer = None
     started = time.perf_counter()
     with _open(target, "wb") as dst:
-        for passthrough, raw, problems in batches:
-            table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
+        for passthrough, raw, problems in _regrouped(batches, carry):
+            table, error, fallback, status = estimate_rows(raw, schedules, today, problems, *carry)
             tally.add(error, fallback, status)
             if is_parquet(target):
-                added = pa.table({c: _arrow_column(c, table[c]) for c in BATCH_COLUMNS})
+                added = pa.table({c: _arrow_column(c, table[c]) for c in added_columns(raw.columns)})
                 if passthrough is None:
                     cells = {name: clean_cells(raw[name]) for name in raw.columns}
                     passthrough = pa.table({name: pa.array(c, type=pa.string()) for name, c in cells.items()})
@@ -75,6 +80,20 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
     return tally.summary()
 
 
+def _regrouped(batches, carry):
+    """The batches, regrouped so that no encounter straddles two when the file has ``encounter_id``
+    (the :class:`EncounterCarry` used is appended to ``carry``)."""
+    first = next(batches, None)
+    if first is None:
+        return
+    batches = chain([first], batches)
+    if ENCOUNTER_ID not in first[1].columns:
+        yield from batches
+        return
+    carry.append(EncounterCarry())
+    yield from carry[0].regroup(batches)
+
+
 class _CsvWriter:
     def __init__(self, sink, header):
         import csv
@@ -94,7 +113,7 @@ class _CsvWriter:
 def _arrow_column(name, column):
     import pyarrow as pa
 
-    if name in MONEY_COLUMNS:
+    if name in MONEY_OUTPUT or name in FACTOR_OUTPUT:
         return pa.array(column.to_numpy("float64"), type=pa.float64(), from_pandas=True)
     return pa.array([v if isinstance(v, str) else "" for v in column.tolist()], type=pa.string())
 

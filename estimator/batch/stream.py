@@ -15,8 +15,9 @@ from itertools import islice
 import numpy as np
 import pandas as pd
 
+from ..core import encounters
 from ..core.errors import InputFileError
-from ..core.glossary import BATCH_COLUMNS, REQUEST_FIELDS, REQUIRED_FIELDS
+from ..core.glossary import BATCH_COLUMNS, ENCOUNTER_COLUMNS, ENCOUNTER_ID, REQUEST_FIELDS, REQUIRED_FIELDS
 from ..core.matching import factorize
 from ..core.service import batch_table
 
@@ -61,6 +62,13 @@ def money_text(values):
     return text[codes]  # code -1 (NaN) takes the trailing ""
 
 
+def factor_text(values):
+    """Factors as short text (``0.5``, ``0.6667``, blank for NaN), formatted once per distinct value."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype="float64"), use_na_sentinel=True)
+    text = np.array([f"{v:.4g}" for v in uniques.tolist()] + [""], dtype=object)
+    return text[codes]
+
+
 def not_utf8(column):
     """Rows whose cell held bytes that are not UTF-8 (decoded as surrogates), once per distinct value."""
     codes, uniques = factorize(np.asarray(column, dtype=object))
@@ -98,9 +106,16 @@ def _clean_text(text):
     return _BAD_BYTES.sub("\ufffd", text) if _BAD_BYTES.search(text) else text
 
 
-def passthrough_names(names, added=BATCH_COLUMNS):
+def added_columns(names):
+    """The columns a batch output adds after the input's: SPEC section 6's, and section 7's four more
+    when the input has an ``encounter_id`` column."""
+    return (*BATCH_COLUMNS, *ENCOUNTER_COLUMNS) if ENCOUNTER_ID in names else BATCH_COLUMNS
+
+
+def passthrough_names(names, added=None):
     """Input column names, each that an output column also has renamed ``input_<name>`` (prefixed again
     until unique), so that feeding a batch's output back in keeps every column and adds fresh ones."""
+    added = added_columns(names) if added is None else added
     taken = set(names) | set(added)
     out = []
     for name in names:
@@ -287,8 +302,11 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
         yield flush()
         tally = Tally()
         started = time.perf_counter()
+        carry = EncounterCarry() if ENCOUNTER_ID in names else None
+        if carry is not None:
+            chunks = ((raw, problems) for _, raw, problems in carry.regroup((None, r, q) for r, q in chunks))
         for raw, problems in chunks:
-            table, error, fallback, status = estimate_rows(raw, schedules, today, problems)
+            table, error, fallback, status = estimate_rows(raw, schedules, today, problems, carry)
             buffer.write(csv_text(table, len(names)))
             del raw, table  # let this chunk's rows go before the next is read
             yield flush()
@@ -317,19 +335,26 @@ def _neutral_text(text):
     return "'" + text if FORMULA_START.match(text) else text
 
 
-def estimate_rows(raw, schedules, today=None, problems=None):
+def estimate_rows(raw, schedules, today=None, problems=None, carry=None):
     """Estimate a chunk given as text cells, with row problems found while reading it.
 
-    Returns the table (the input columns, then SPEC section 6's columns, figures as floats) and, per row,
-    the error text, whether the payer's rate was missing (baseline fallback) and the prior-auth status.
+    A row with a problem (broken CSV, request text that is not UTF-8) fails before intake, and so does
+    the rest of its encounter. ``carry`` (an :class:`EncounterCarry`) checks encounter ids against the
+    earlier chunks. Returns the table (the input columns, then the added columns, figures as floats)
+    and, per row, the error text, whether the payer's rate was missing (baseline fallback) and the
+    prior-auth status.
     """
-    table, fallback = batch_table(raw, schedules, today)
-    error = table["error"].to_numpy(object).copy()
+    row_problems = np.full(len(raw), None, dtype=object)
     for name in REQUEST_FIELDS:
         if name in raw.columns:
-            error[not_utf8(raw[name].to_numpy(object))] = f"{name}: not valid UTF-8 text"
+            row_problems[not_utf8(raw[name].to_numpy(object))] = f"{name}: not valid UTF-8 text"
     for i, problem in (problems or {}).items():
-        error[i] = problem
+        row_problems[i] = problem
+    across = carry.problems(raw) if carry is not None and ENCOUNTER_ID in raw.columns else None
+    table, fallback = batch_table(raw, schedules, today, row_problems, across)
+    error = table["error"].to_numpy(object).copy()
+    has_problem = row_problems != None  # noqa: E711
+    error[has_problem] = row_problems[has_problem]  # the problem itself, not "row: ..."
     newly = (error != "") & (table["error"] == "").to_numpy()
     if newly.any():
         table.loc[newly, list(MONEY_COLUMNS)] = np.nan
@@ -338,14 +363,121 @@ def estimate_rows(raw, schedules, today=None, problems=None):
     return table, error, fallback, table["prior_auth"].to_numpy(object)
 
 
+class EncounterCarry:
+    """Keeps every encounter of a batch in one chunk, and its id checks across chunks.
+
+    :meth:`regroup` holds back the rows of a chunk's last encounter (at most ``MAX_LINES``) and puts
+    them before the next chunk, so that an encounter that straddles two chunks is estimated whole and
+    once, its rows in order. :meth:`problems` remembers the ids of the earlier chunks (as 64-bit
+    hashes), so that an id that appears again after another one is refused there too.
+    """
+
+    def __init__(self):
+        self.seen = set()
+        self.spill = None  # the id of an over-long encounter that a chunk ended in
+
+    def regroup(self, chunks):
+        """Chunks of (passthrough or None, text cells, {row: problem}), regrouped at encounter bounds."""
+        carry = None
+        for chunk in chunks:
+            if carry is not None:
+                chunk = _join(carry, chunk)
+                carry = None
+            ids = _stripped_ids(chunk[1])
+            run = _trailing_run(ids)
+            if run and run <= encounters.MAX_LINES:
+                if run == len(ids):
+                    carry = chunk
+                    continue
+                chunk, carry = _split(chunk, len(ids) - run)
+            yield chunk
+        if carry is not None:
+            yield carry
+
+    def problems(self, raw):
+        """Per row of a regrouped chunk, the id problems that only the earlier chunks show."""
+        ids = _stripped_ids(raw)
+        out = np.full(len(ids), None, dtype=object)
+        lead = _leading_run(ids, self.spill) if self.spill else 0
+        out[:lead] = encounters.TOO_MANY_LINES
+        heads = np.flatnonzero(encounters.starts_of(ids) & (ids != ""))
+        heads = heads[heads >= lead]
+        hashes = pd.util.hash_array(ids[heads].astype(str)).tolist() if len(heads) else []
+        again = [h in self.seen for h in hashes]
+        if any(again):
+            run_of = np.cumsum(encounters.starts_of(ids)) - 1
+            flagged = np.zeros(run_of.max() + 1, dtype=bool)
+            flagged[run_of[heads[np.array(again)]]] = True
+            mask = flagged[run_of] & (out == None)  # noqa: E711
+            out[mask] = [encounters.ID_REAPPEARS.format(id=i) for i in ids[mask]]
+        self.seen.update(hashes)
+        run = _trailing_run(ids)
+        self.spill = ids[-1] if run > encounters.MAX_LINES else None
+        return out
+
+
+def _stripped_ids(raw):
+    codes, uniques = factorize(raw[ENCOUNTER_ID].to_numpy(object))
+    stripped = np.array([u.strip() if isinstance(u, str) else "" for u in uniques] or [""], dtype=object)
+    return stripped[codes]
+
+
+def _trailing_run(ids):
+    """Rows at the end sharing the last (non-blank) id."""
+    if not len(ids) or ids[-1] == "":
+        return 0
+    differ = np.flatnonzero(ids != ids[-1])
+    return len(ids) - (differ[-1] + 1 if len(differ) else 0)
+
+
+def _leading_run(ids, value):
+    differ = np.flatnonzero(ids != value)
+    return int(differ[0]) if len(differ) else len(ids)
+
+
+def _split(chunk, at):
+    passthrough, raw, problems = chunk
+    head = (
+        passthrough.slice(0, at) if passthrough is not None else None,
+        raw.iloc[:at],
+        {i: m for i, m in problems.items() if i < at},
+    )
+    tail = (
+        passthrough.slice(at) if passthrough is not None else None,
+        raw.iloc[at:].reset_index(drop=True),
+        {i - at: m for i, m in problems.items() if i >= at},
+    )
+    return head, tail
+
+
+def _join(first, second):
+    (p1, r1, q1), (p2, r2, q2) = first, second
+    passthrough = None
+    if p1 is not None:
+        import pyarrow as pa
+
+        passthrough = pa.concat_tables([p1, p2])
+    problems = {**q1, **{i + len(r1): m for i, m in q2.items()}}
+    return passthrough, pd.concat([r1, r2], ignore_index=True), problems
+
+
+#: Added columns written as dollars with two decimals, and as a plain factor.
+MONEY_OUTPUT = frozenset({*MONEY_COLUMNS, "encounter_allowed_expected", "encounter_patient_expected"})
+FACTOR_OUTPUT = frozenset({"reduction_factor"})
+
+
 def csv_cells(table, inputs, quote=False):
-    """The output columns as CSV text: figures with two decimals, formula-like cells neutralised (and,
-    with ``quote``, quoted as ``csv.writer`` would)."""
-    money = inputs + len(MONEY_COLUMNS)
-    return [
-        money_text(column) if inputs <= i < money else neutralise(column, quote)
-        for i, (_, column) in enumerate(table.items())
-    ]
+    """The output columns as CSV text: figures with two decimals, factors as they are, formula-like cells
+    neutralised (and, with ``quote``, quoted as ``csv.writer`` would)."""
+    out = []
+    for i, (name, column) in enumerate(table.items()):
+        if i >= inputs and name in MONEY_OUTPUT:
+            out.append(money_text(column))
+        elif i >= inputs and name in FACTOR_OUTPUT:
+            out.append(factor_text(column))
+        else:
+            out.append(neutralise(column, quote))
+    return out
 
 
 def csv_text(table, inputs):
@@ -355,8 +487,8 @@ def csv_text(table, inputs):
 
 
 def csv_header(header):
-    """The output header: the input's names (neutralised), then SPEC section 6's columns."""
-    return [*(_neutral_text(h) for h in header), *BATCH_COLUMNS]
+    """The output header: the input's names (neutralised), then the added columns."""
+    return [*(_neutral_text(h) for h in header), *added_columns([h.strip() for h in header])]
 
 
 class StderrProgress:

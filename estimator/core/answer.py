@@ -1,8 +1,8 @@
-"""Turn one estimated row into the answer of SPEC section 5, with its plain-language explanation."""
+"""Turn estimated rows into the answers of SPEC sections 5 and 7, with their plain-language explanations."""
 
 import math
 
-from .glossary import GOOD_FAITH_NOTICE, LEVELS, MESSAGE_SEPARATOR
+from .glossary import CRD_CODES, GOOD_FAITH_NOTICE, LEVELS, MESSAGE_SEPARATOR, SETTING_WORDS, STATUS_WORDS
 
 
 def _levels(row, prefix):
@@ -47,14 +47,9 @@ def to_answer(row, schedules):
         "payer_responsibility": _levels(row, "payer"),
         "balance_billing": _levels(row, "balance_billing"),
         "components": components,
+        "reduction_factor": float(row["reduction_factor"]),
         "cost_sharing": _cost_sharing(row),
-        "prior_authorization": {
-            "status": row["pa_status"],
-            "crd_code": row["pa_crd_code"] if isinstance(row["pa_crd_code"], str) else None,
-            "reason": row["pa_reason"],
-            "documentation": row["pa_documentation"] or None,
-            "source": row["pa_source"] or None,
-        },
+        "prior_authorization": _prior_authorization(row),
         "good_faith_estimate": bool(row["good_faith_estimate"]),
         "warnings": row["warnings"].split(MESSAGE_SEPARATOR) if row["warnings"] else [],
         "explanation": explain(row),
@@ -62,6 +57,125 @@ def to_answer(row, schedules):
     if answer["good_faith_estimate"]:
         answer["good_faith_notice"] = GOOD_FAITH_NOTICE
     return answer
+
+
+def _prior_authorization(row):
+    return {
+        "status": row["pa_status"],
+        "crd_code": row["pa_crd_code"] if isinstance(row["pa_crd_code"], str) else None,
+        "reason": row["pa_reason"],
+        "documentation": row["pa_documentation"] or None,
+        "source": row["pa_source"] or None,
+    }
+
+
+def _warnings(row):
+    return row["warnings"].split(MESSAGE_SEPARATOR) if row["warnings"] else []
+
+
+def to_encounter_answer(rows, schedules):
+    """The JSON-ready answer of SPEC section 7 for the rows (lines, in order) of one valid encounter."""
+    head = rows[0]
+    payers = schedules.arrays["payers"]
+    lines = []
+    for i, row in enumerate(rows, start=1):
+        components = [_component(row, "professional")]
+        if row["facility_priced"]:
+            components.append(_component(row, "facility"))
+        lines.append(
+            {
+                "line": i,
+                "cpt_code": row["cpt_code"],
+                "description": row["description"],
+                "modifiers": row["modifiers"].split(),
+                "units": int(row["units"]),
+                "reduction_factor": float(row["reduction_factor"]),
+                "allowed_amount": _levels(row, "allowed"),
+                "patient_responsibility": _levels(row, "patient"),
+                "payer_responsibility": _levels(row, "payer"),
+                "balance_billing": _levels(row, "balance_billing"),
+                "components": components,
+                "cost_sharing": _cost_sharing(row),
+                "prior_authorization": _prior_authorization(row),
+                "warnings": _warnings(row),
+                "explanation": explain(row),
+            }
+        )
+    status = head["encounter_pa_status"]
+    deciding = [line["line"] for line in lines if line["prior_authorization"]["status"] == status]
+    reason = lines[deciding[0] - 1]["prior_authorization"]["reason"] if deciding else ""
+    warnings = list(dict.fromkeys(w for line in lines for w in line["warnings"]))
+    answer = {
+        "payer_id": head["payer_id"],
+        "payer_name": payers["name"][int(head["payer_position"])],
+        "region_id": head["region_id"] or None,
+        "region_name": head["region_name"] or None,
+        "zip": head["zip"] or None,
+        "setting": head["setting"],
+        "network": head["network"],
+        "date_of_service": head["date_of_service"],
+        "lines": lines,
+        "allowed_amount": _levels(head, "encounter_allowed"),
+        "patient_responsibility": _levels(head, "encounter_patient"),
+        "payer_responsibility": _levels(head, "encounter_payer"),
+        "balance_billing": _levels(head, "encounter_balance_billing"),
+        "cost_sharing": {
+            field: _optional(head[field])
+            for field in ("deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met")
+        },
+        "prior_authorization": {
+            "status": status,
+            "crd_code": CRD_CODES.get(status),
+            "reason": reason,
+            "lines": deciding if status != "not_applicable" else [],
+        },
+        "good_faith_estimate": bool(head["good_faith_estimate"]),
+        "warnings": warnings,
+        "explanation": explain_encounter(rows, lines),
+    }
+    if answer["good_faith_estimate"]:
+        answer["good_faith_notice"] = GOOD_FAITH_NOTICE
+    return answer
+
+
+def explain_encounter(rows, lines):
+    """Plain-language lines for what the encounter adds to its lines: order, reduction, shared benefits."""
+    head = rows[0]
+    count = len(rows)
+    out = [
+        f"A visit of {count} line{'s' if count != 1 else ''}, {head['payer_name']}, in "
+        f"{SETTING_WORDS[head['setting']]}, on {head['date_of_service']}."
+    ]
+    ranked = sorted(range(count), key=lambda i: (-float(rows[i]["unit_fee"]), i))
+    if count > 1:
+        out.append(
+            "Lines ranked by fee per unit, highest first: "
+            + ", ".join(f"line {i + 1} ({rows[i]['cpt_code']}, {_money(rows[i]['unit_fee'])})" for i in ranked)
+            + "."
+        )
+    reduced = [i for i in range(count) if float(rows[i]["reduction_factor"]) < 1]
+    if reduced:
+        out.append(
+            f"Multiple-procedure reduction: the first procedure is paid in full, each further one x "
+            f"{_number(head['multiple_procedure_factor'])}; "
+            + ", ".join(
+                f"line {i + 1} ({rows[i]['cpt_code']}) x {float(rows[i]['reduction_factor']):.4g}" for i in reduced
+            )
+            + ". Add-on codes and codes the payer does not reduce are paid in full."
+        )
+    if not head["self_pay"] and count > 1:
+        out.append(
+            "The deductible, coinsurance and out-of-pocket maximum run across the lines in that order; "
+            "the copay is due once, on the first line."
+        )
+    out.append(
+        f"Total: allowed {_money(head['encounter_allowed_expected'])}, you pay "
+        f"{_money(head['encounter_patient_expected'])}, the plan pays {_money(head['encounter_payer_expected'])} "
+        "(expected; each total is the sum of the lines' rounded figures)."
+    )
+    status = head["encounter_pa_status"]
+    out.append(f"Prior authorization for the visit: {STATUS_WORDS[status]}.")
+    return out
 
 
 def _component(row, name):
@@ -91,8 +205,8 @@ def _cost_sharing(row):
 def explain(row):
     """One plain-language line per step of the calculation (expected figures unless a range is given)."""
     lines = [
-        f"Procedure {row['cpt_code']} ({row['description']}) for payer {row['payer_id']}, setting "
-        f"{row['setting'].replace('_', ' ')}, date of service {row['date_of_service']}."
+        f"Procedure {row['cpt_code']} ({row['description']}), {row['payer_name']}, in "
+        f"{SETTING_WORDS[row['setting']]}, on {row['date_of_service']}."
     ]
     lines += _explain_component(row, "professional")
     if row["facility_priced"]:
@@ -116,6 +230,12 @@ def explain(row):
         lines.append(f"Modifier {row['modifiers']}: one side, paid x 1.")
     if row["units"] != 1:
         lines.append(f"Units: x {int(row['units'])}.")
+    factor = float(row["reduction_factor"])
+    if factor != 1:
+        lines.append(
+            f"Multiple-procedure reduction: x {factor:.4g} (a further procedure of the visit is paid at "
+            f"{_number(row['multiple_procedure_factor'])} of its fee)."
+        )
     lines.append(
         "Allowed amount in network: "
         + " / ".join(_money(row[f"in_network_{lv}"]) for lv in LEVELS)
@@ -146,7 +266,7 @@ def explain(row):
         )
     else:
         lines += _explain_sharing(row)
-    lines.append(f"Prior authorization: {row['pa_status'].replace('_', ' ')}. {row['pa_reason']}")
+    lines.append(f"Prior authorization: {STATUS_WORDS[row['pa_status']]}. {row['pa_reason']}")
     lines.append("Each figure is computed in full precision and rounded to cents, half up.")
     return lines
 
@@ -173,12 +293,13 @@ def _explain_component(row, name):
     factor = row[f"{name}_region_factor"]
     if basis != "rvu" and factor != 1:
         head += f" x geographic factor {_number(factor)}"
-    amounts = " / ".join(_money(row[f"{name}_{lv}"]) for lv in LEVELS)
+    factor = float(row["reduction_factor"]) or 1.0
+    amounts = " / ".join(_money(row[f"{name}_{lv}"] / factor) for lv in LEVELS)
     return [f"{head} = {amounts} after modifiers and units."]
 
 
 def _explain_sharing(row):
-    remaining = max(0.0, row["deductible"] - row["deductible_met"])
+    remaining = row["deductible_left_expected"]
     lines = [
         f"Deductible: {_money(remaining)} left of {_money(row['deductible'])}; the patient pays "
         f"{_money(row['deductible_part_expected'])} of it on this service.",
@@ -189,7 +310,7 @@ def _explain_sharing(row):
     if math.isnan(row["oop_max"]):
         lines.append("Out-of-pocket maximum: none on this plan.")
     else:
-        room = max(0.0, row["oop_max"] - row["oop_met"])
+        room = row["cap_left_expected"]
         lines.append(
             f"Out-of-pocket maximum {_money(row['oop_max'])}, {_money(room)} left: it lowers the patient's "
             f"share by {_money(row['cap_reduction_expected'])}."

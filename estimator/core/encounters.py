@@ -17,7 +17,7 @@ STATUS_ORDER = ("required", "conditional", "unknown", "not_required")
 
 TOO_MANY_LINES = f"An encounter has at most {MAX_LINES} lines."
 SHARED_DISAGREE = "The rows of one encounter must agree on {fields}."
-ID_REAPPEARS = "encounter_id '{id}' appears again after another id: the rows of one encounter must be adjacent."
+ID_REAPPEARS = "'{id}' appears again after another id: the rows of one encounter must be adjacent."
 
 
 def starts_of(encounter):

@@ -96,7 +96,7 @@ class Estimates:
         return {name: values[i] for name, values in self.columns.items()}
 
 
-def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None):
+def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None, row_problems=None):
     """Estimate every request of ``raw``: each row a line, the lines of one encounter estimated together.
 
     Parameters
@@ -112,6 +112,8 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
     encounter_problems : numpy.ndarray of object, optional
         Per row, a message that makes the row's encounter fail (``None``: none), such as the batch's
         shared-field and id checks (:func:`estimator.core.encounters.from_ids`).
+    row_problems : numpy.ndarray of object, optional
+        Per row, a problem found before intake (a broken CSV row) that makes the row fail.
 
     Returns
     -------
@@ -129,8 +131,9 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
     intake = parse_requests(raw, schedules, day_number(today))
     n = intake.size
     encounter = np.arange(n) if encounter is None else np.asarray(encounter, dtype=np.int64)
-    if encounter_problems is not None and (encounter_problems != None).any():  # noqa: E711
-        intake.messages["encounter_id"] = np.asarray(encounter_problems, dtype=object)
+    for key, problems in (("row", row_problems), ("encounter_id", encounter_problems)):
+        if problems is not None and (problems != None).any():  # noqa: E711
+            intake.messages[key] = np.asarray(problems, dtype=object)
     valid = ~intake.invalid
     if not valid.all() and not encounters.starts_of(encounter).all():
         whole = np.bincount(encounter, weights=~valid)[encounter] == 0
@@ -269,6 +272,7 @@ def _context(requests, schedules):
     pe = np.where(work["setting"] == "office", work["pe_rvu_nonfacility"], work["pe_rvu_facility"])
     work["has_rvu"] = ~(np.isnan(work["work_rvu"]) | np.isnan(pe) | np.isnan(work["mp_rvu"]))
     work["payer_position"] = y
+    work["payer_name"] = payers["name"][y]
     work["payer_kind"] = payers["kind"][y]
     work["self_pay"] = work["payer_kind"] == "self_pay"
     work["oon_factor"] = payers["oon_factor"][y]

@@ -16,6 +16,22 @@ US_STATES = (
     "NJ NM NV NY OH OK OR PA PR PW RI SC SD TN TX UT VA VI VT WA WI WV WY"
 ).split()
 
+#: Settings in words, as a person reads them.
+SETTING_WORDS = {
+    "office": "a doctor's office",
+    "asc": "an ambulatory surgery center",
+    "hospital_outpatient": "a hospital outpatient department",
+}
+
+#: Prior-authorization statuses in words, as a person reads them.
+STATUS_WORDS = {
+    "required": "required",
+    "not_required": "not required",
+    "conditional": "required in some cases",
+    "unknown": "unknown (no rule on file)",
+    "not_applicable": "does not apply (self-pay)",
+}
+
 #: Da Vinci Coverage Requirements Discovery codes for each rule status.
 CRD_CODES = {"required": "auth-needed", "not_required": "no-auth", "conditional": "conditional"}
 
@@ -38,6 +54,9 @@ REQUEST_FIELDS = (
     "oop_met",
 )
 REQUIRED_FIELDS = ("cpt_code", "payer_id")
+#: The fields of one line of an encounter (SPEC section 7); the other request fields are shared.
+LINE_FIELDS = ("cpt_code", "modifiers", "units")
+SHARED_FIELDS = tuple(f for f in REQUEST_FIELDS if f not in LINE_FIELDS)
 BENEFIT_FIELDS = ("deductible", "coinsurance", "copay", "oop_max")
 MONEY_FIELDS = ("deductible", "copay", "oop_max", "deductible_met", "oop_met")
 
@@ -58,6 +77,16 @@ BATCH_COLUMNS = (
     "prior_auth",
     "warnings",
     "error",
+)
+
+#: The batch column that groups rows into encounters, and the columns a batch output adds after
+#: ``error`` when the input has it (SPEC section 7).
+ENCOUNTER_ID = "encounter_id"
+ENCOUNTER_COLUMNS = (
+    "reduction_factor",
+    "encounter_allowed_expected",
+    "encounter_patient_expected",
+    "encounter_prior_auth",
 )
 
 #: Separator between messages inside one batch cell.

@@ -5,10 +5,19 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .answer import to_answer
+from . import encounters
+from .answer import to_answer, to_encounter_answer
 from .engine import estimate
 from .errors import RequestError
-from .glossary import BATCH_COLUMNS, LEVELS, REQUEST_FIELDS
+from .glossary import (
+    BATCH_COLUMNS,
+    ENCOUNTER_COLUMNS,
+    ENCOUNTER_ID,
+    LEVELS,
+    LINE_FIELDS,
+    REQUEST_FIELDS,
+    SHARED_FIELDS,
+)
 from .intake import parse_requests
 from .schedules import day_number
 
@@ -48,14 +57,85 @@ def estimate_one(fields, schedules, today=None):
     return to_answer(result.row(0), schedules)
 
 
-def batch_table(raw, schedules, today=None):
+NOT_A_LIST = "Give the lines as a list of 1 to {max} objects."
+NOT_AN_OBJECT = "Give each line as an object with cpt_code, modifiers and units."
+
+
+def encounter_rows(fields):
+    """The request rows of an encounter given as ``{shared fields..., "lines": [...]}``, and the
+    messages of its structure (``lines`` not a list, a line not an object, unknown fields)."""
+    messages = {k: [UNKNOWN_FIELD] for k in fields if k not in SHARED_FIELDS and k != "lines"}
+    lines = fields.get("lines")
+    if not isinstance(lines, list) or not 1 <= len(lines) <= encounters.MAX_LINES:
+        messages["lines"] = [NOT_A_LIST.format(max=encounters.MAX_LINES)]
+        lines = []
+    shared = {k: v for k, v in fields.items() if k in SHARED_FIELDS}
+    rows = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, dict):
+            messages[f"lines.{i}"] = [NOT_AN_OBJECT]  # and nothing more about this line
+            line = {"cpt_code": None}
+        for key in line:
+            if key not in LINE_FIELDS:
+                messages[f"lines.{i}.{key}"] = [UNKNOWN_FIELD]
+        rows.append({**shared, **{k: v for k, v in line.items() if k in LINE_FIELDS}})
+    return rows, messages
+
+
+def estimate_encounter(fields, schedules, today=None):
+    """Estimate one encounter (SPEC section 7): shared request fields and ``lines``.
+
+    Returns the section 7 answer; raises ``RequestError`` with messages keyed by field, a line's
+    fields keyed ``lines.<index>.<field>`` (from 0).
+    """
+    result, rows, messages = _encounter(fields, schedules, today)
+    if messages:
+        raise RequestError(messages)
+    return to_encounter_answer([result.row(i) for i in range(len(rows))], schedules)
+
+
+def check_encounter(fields, schedules, today=None):
+    """The messages of one encounter's fields and lines (empty when it is valid)."""
+    return _encounter(fields, schedules, today)[2]
+
+
+def _encounter(fields, schedules, today):
+    rows, messages = encounter_rows(fields)
+    if not rows:
+        return None, rows, messages or {"lines": [NOT_A_LIST.format(max=encounters.MAX_LINES)]}
+    raw = {name: [as_text(row.get(name)) for row in rows] for name in REQUEST_FIELDS}
+    result = estimate(raw, schedules, today, encounter=np.zeros(len(rows), dtype=np.int64))
+    for i in range(len(rows)):
+        if f"lines.{i}" in messages:
+            continue
+        for field, text in result.intake.row_messages(i).items():
+            if field in LINE_FIELDS:
+                messages.setdefault(f"lines.{i}.{field}", text)
+            elif field in SHARED_FIELDS:
+                messages.setdefault(field, text)
+    return result, rows, messages
+
+
+def batch_table(raw, schedules, today=None, row_problems=None, encounter_problems=None):
     """Estimate a batch given as text cells.
+
+    With an ``encounter_id`` column, adjacent rows of one id are one encounter (SPEC section 7) and four
+    columns follow ``error``. ``row_problems`` (per row, a message or ``None``) makes rows fail before
+    intake, with their encounters; ``encounter_problems`` adds to the id checks (across chunks).
 
     Returns the table (the input columns, then SPEC section 6's columns; figures are floats, NaN on rows
     that failed; text is not yet neutralised) and a boolean array: the rows priced on the national
     baseline because the payer has no rate for the code.
     """
-    result = estimate(raw, schedules, today).columns
+    encounter = None
+    if ENCOUNTER_ID in raw:
+        ids = _stripped(raw[ENCOUNTER_ID])
+        shared = {f: _stripped(raw[f]) for f in SHARED_FIELDS if f in raw}
+        encounter, problems = encounters.from_ids(ids, shared)
+        if encounter_problems is not None:
+            problems = np.where(problems == None, encounter_problems, problems)  # noqa: E711
+        encounter_problems = problems
+    result = estimate(raw, schedules, today, encounter, encounter_problems, row_problems).columns
     ok = result["valid"]
     added = {}
     for prefix in ("allowed", "patient"):
@@ -66,9 +146,22 @@ def batch_table(raw, schedules, today=None):
     added["prior_auth"] = np.where(ok, result["pa_status"], "").astype(object)
     added["warnings"] = result["warnings"].astype(object)
     added["error"] = result["error"]
+    if encounter is not None:
+        added["reduction_factor"] = result["reduction_factor"].astype("float64")
+        added["encounter_allowed_expected"] = result["encounter_allowed_expected"].astype("float64")
+        added["encounter_patient_expected"] = result["encounter_patient_expected"].astype("float64")
+        added["encounter_prior_auth"] = np.where(ok, result["encounter_pa_status"], "").astype(object)
     # Text stays in object columns: cells may hold undecodable bytes (kept as surrogates) that an
     # Arrow-backed string column would refuse.
     table = pd.DataFrame({k: pd.Series(v, index=raw.index, dtype=v.dtype) for k, v in added.items()})
-    assert list(table.columns) == list(BATCH_COLUMNS)
+    assert list(table.columns) == list(BATCH_COLUMNS) + (list(ENCOUNTER_COLUMNS) if encounter is not None else [])
     fallback = ok & (result["professional_fallback"] == True)  # noqa: E712 - None on failed rows
     return pd.concat([raw, table], axis=1), fallback
+
+
+def _stripped(column):
+    """A column of text cells, stripped (once per distinct value)."""
+    cells = np.asarray(column, dtype=object)
+    codes, uniques = pd.factorize(cells)
+    stripped = np.array([u.strip() if isinstance(u, str) else "" for u in uniques] + [""], dtype=object)
+    return stripped[codes]

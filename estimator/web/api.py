@@ -18,9 +18,11 @@ from .. import __version__
 from ..batch.stream import iter_csv
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS
-from ..core.service import check_one, estimate_one
+from ..core.service import check_encounter, check_one, estimate_encounter, estimate_one
 from .http import INVALID_FIELDS, allow_body, http_error_response
 from .schemas import (
+    EncounterRequestSchema,
+    EncounterSchema,
     ErrorSchema,
     EstimateRequestSchema,
     EstimateSchema,
@@ -65,6 +67,28 @@ def read_json(data):
     abort(400, message=message, errors={"_body": [message]})
 
 
+def dotted(messages, prefix=""):
+    """marshmallow's nested messages as ``{"lines.1.units": [...]}`` (list items by index, from 0)."""
+    out = {}
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(dotted(value, name + "."))
+        else:
+            out[name] = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return out
+
+
+_REQUEST_ORDER = {name: i for i, name in enumerate(REQUEST_FIELDS)}
+
+
+def _field_order(key):
+    """Errors in the order of the request's fields, lines by their index."""
+    parts = key.split(".")
+    index = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
+    return _REQUEST_ORDER.get(parts[0], len(_REQUEST_ORDER)), index, key
+
+
 class JSONBodyParser(FlaskParser):
     """Reads the body as JSON whatever its Content-Type, so a body that is not JSON is a 400. Unknown
     query parameters are refused (422) as unknown JSON fields are."""
@@ -81,12 +105,15 @@ class JSONBodyParser(FlaskParser):
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         """Report every field's problem at once: the schema's (types, unknown fields) and, for the fields
         that passed it, the request rules' (codes, payers, ZIPs, dates), as the command line does."""
-        if isinstance(schema, EstimateRequestSchema) and isinstance(error.data, dict):
-            found = error.messages.get("json", error.messages)
-            rules = check_one(error.valid_data or {}, schedules())
-            merged = {**{k: v for k, v in rules.items() if k not in found}, **found}
-            order = {name: i for i, name in enumerate(REQUEST_FIELDS)}
-            errors = dict(sorted(merged.items(), key=lambda item: order.get(item[0], len(order))))
+        check = {EstimateRequestSchema: check_one, EncounterRequestSchema: check_encounter}.get(type(schema))
+        if check is not None and isinstance(error.data, dict):
+            found = dotted(error.messages.get("json", error.messages))
+            given = dict(error.valid_data or {})
+            if isinstance(error.data.get("lines"), list):  # the rules see every line, even one the schema refused
+                given["lines"] = error.data["lines"]
+            rules = check(given, schedules())
+            merged = {**{k: v for k, v in rules.items() if k not in found and f"{k}._schema" not in found}, **found}
+            errors = dict(sorted(merged.items(), key=lambda item: _field_order(item[0])))
             abort(error_status_code or 422, message=INVALID_FIELDS, errors=errors)
         super().handle_error(error, req, schema, error_status_code=error_status_code, error_headers=error_headers)
 
@@ -142,6 +169,65 @@ class Estimates(MethodView):
             abort(422, message=INVALID_FIELDS, errors=exc.messages)
         # The answer is built to EstimateSchema by estimator.answer (a test checks it against the
         # OpenAPI document); returning a Response skips a second pass through the schema.
+        return jsonify(answer)
+
+
+ENCOUNTER_EXAMPLES = {
+    "two-level transforaminal": {
+        "summary": "Medicare, Manhattan: 64483 with the add-on 64484",
+        "value": {
+            "payer_id": "medicare",
+            "zip": "10001",
+            "date_of_service": "2025-05-01",
+            "lines": [{"cpt_code": "64483"}, {"cpt_code": "64484"}],
+        },
+    },
+    "facet series": {
+        "summary": "Example PPO, hospital outpatient: lumbar facet injections at three levels, both sides",
+        "value": {
+            "payer_id": "example_ppo",
+            "zip": "60601",
+            "setting": "hospital_outpatient",
+            "date_of_service": "2025-09-15",
+            "deductible_met": 1500,
+            "lines": [
+                {"cpt_code": "64493", "modifiers": ["50"]},
+                {"cpt_code": "64494", "modifiers": ["50"]},
+                {"cpt_code": "64495", "modifiers": ["50"]},
+            ],
+        },
+    },
+    "self-pay visit": {
+        "summary": "Self-pay: an office visit and a radiofrequency ablation at two joints",
+        "value": {
+            "payer_id": "self_pay",
+            "zip": "30303",
+            "date_of_service": "2025-10-01",
+            "lines": [{"cpt_code": "99213"}, {"cpt_code": "64635"}, {"cpt_code": "64636"}],
+        },
+    },
+}
+
+
+@api_blp.route("/encounters")
+class Encounters(MethodView):
+    @api_blp.arguments(EncounterRequestSchema(), examples=ENCOUNTER_EXAMPLES)
+    @api_blp.response(200, EncounterSchema)
+    @api_blp.alt_response(400, schema=ErrorSchema, description="The body is not JSON.")
+    @api_blp.alt_response(413, schema=ErrorSchema, description="The body is too large.")
+    @api_blp.alt_response(
+        422, schema=ErrorSchema, description="A field is invalid; a line's fields are keyed lines.<index>.<field>."
+    )
+    def post(self, fields):
+        """Estimate a visit: several lines at once
+
+        The multiple-procedure reduction, the deductible, coinsurance, copay and out-of-pocket maximum
+        across the lines, and the visit's prior-authorization status; totals are the sums of the lines.
+        """
+        try:
+            answer = estimate_encounter(fields, schedules())
+        except RequestError as exc:
+            abort(422, message=INVALID_FIELDS, errors=exc.messages)
         return jsonify(answer)
 
 

@@ -132,6 +132,6 @@ def init_app(app, html_renderer=None):
     def security_headers(response):
         # No view sets these headers itself, so they are appended without a lookup.
         response.headers.extend(relaxed if request.path.startswith(docs_prefix) else strict)
-        if request.method == "POST" or request.path.startswith("/api/v1/estimates"):
+        if request.method == "POST" or request.path.startswith(("/api/v1/estimates", "/api/v1/encounters")):
             response.headers["Cache-Control"] = "no-store"  # answers to what was sent may carry patient details
         return response

@@ -8,6 +8,7 @@ row refuse the same input with the same words.
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..core import intake
+from ..core.encounters import MAX_LINES
 from ..core.glossary import (
     MAX_MONEY,
     MAX_UNITS,
@@ -44,15 +45,33 @@ def _money(description, example=None, maximum=MAX_MONEY, message=intake.MONEY_RA
     )
 
 
-class EstimateRequestSchema(Schema):
-    """One procedure line to estimate (SPEC section 3)."""
+def _modifiers():
+    return fields.List(
+        fields.String(validate=validate.Length(max=20)),
+        allow_none=True,
+        validate=validate.Length(max=MAX_MODIFIERS),
+        metadata={"description": f"Modifiers: {', '.join(SUPPORTED_MODIFIERS)}.", "example": ["RT"]},
+    )
+
+
+def _units():
+    return WholeNumber(
+        allow_none=True,
+        validate=validate.Range(1, MAX_UNITS, error=intake.UNITS_RANGE),
+        metadata={"description": "Units; default 1.", "example": 1},
+    )
+
+
+def _cpt_code():
+    return fields.String(required=True, metadata={"description": "Procedure code (CPT or HCPCS).", "example": "64483"})
+
+
+class SharedFieldsSchema(Schema):
+    """The request fields every line of an encounter shares (SPEC sections 3 and 7)."""
 
     class Meta:
         unknown = RAISE
 
-    cpt_code = fields.String(
-        required=True, metadata={"description": "Procedure code (CPT or HCPCS).", "example": "64483"}
-    )
     payer_id = fields.String(
         required=True, metadata={"description": "Payer, from GET /api/v1/payers.", "example": "medicare"}
     )
@@ -73,17 +92,6 @@ class EstimateRequestSchema(Schema):
         validate=validate.OneOf(NETWORKS, error=intake.NETWORK_CHOICES),
         metadata={"description": "In or out of the payer's network; default in."},
     )
-    modifiers = fields.List(
-        fields.String(validate=validate.Length(max=20)),
-        allow_none=True,
-        validate=validate.Length(max=MAX_MODIFIERS),
-        metadata={"description": f"Modifiers: {', '.join(SUPPORTED_MODIFIERS)}.", "example": ["RT"]},
-    )
-    units = WholeNumber(
-        allow_none=True,
-        validate=validate.Range(1, MAX_UNITS, error=intake.UNITS_RANGE),
-        metadata={"description": "Units; default 1.", "example": 1},
-    )
     date_of_service = fields.String(
         allow_none=True,
         metadata={"description": "YYYY-MM-DD; default today.", "format": "date", "example": "2025-05-01"},
@@ -96,6 +104,36 @@ class EstimateRequestSchema(Schema):
     oop_max = _money("Out-of-pocket maximum for the year; default the payer's.")
     deductible_met = _money("Deductible already paid this plan year; default 0.", 0)
     oop_met = _money("Out-of-pocket spending so far this plan year; default 0.", 0)
+
+
+class EstimateRequestSchema(SharedFieldsSchema):
+    """One procedure line to estimate (SPEC section 3)."""
+
+    cpt_code = _cpt_code()
+    modifiers = _modifiers()
+    units = _units()
+
+
+class LineRequestSchema(Schema):
+    """One line of an encounter: its code, modifiers and units."""
+
+    class Meta:
+        unknown = RAISE
+
+    cpt_code = _cpt_code()
+    modifiers = _modifiers()
+    units = _units()
+
+
+class EncounterRequestSchema(SharedFieldsSchema):
+    """Several lines of one visit (SPEC section 7): the shared fields and 1 to 20 lines."""
+
+    lines = fields.List(
+        fields.Nested(LineRequestSchema),
+        required=True,
+        validate=validate.Length(1, MAX_LINES, error=f"Give 1 to {MAX_LINES} lines."),
+        metadata={"description": "The lines of the visit, in the order billed."},
+    )
 
 
 class LevelsSchema(Schema):
@@ -154,8 +192,71 @@ class EstimateSchema(Schema):
     payer_responsibility = fields.Nested(LevelsSchema)
     balance_billing = fields.Nested(LevelsSchema)
     components = fields.List(fields.Nested(ComponentSchema))
+    reduction_factor = fields.Float(
+        metadata={"description": "Multiple-procedure reduction: the mean factor of the line's units (1 = none)."}
+    )
     cost_sharing = fields.Nested(CostSharingSchema)
     prior_authorization = fields.Nested(PriorAuthSchema)
+    good_faith_estimate = fields.Boolean()
+    good_faith_notice = fields.String()
+    warnings = fields.List(fields.String())
+    explanation = fields.List(fields.String())
+
+
+class EncounterLineSchema(Schema):
+    """One line of an encounter's answer (SPEC section 7)."""
+
+    line = fields.Integer(metadata={"description": "1-based, in the order given."})
+    cpt_code = fields.String()
+    description = fields.String()
+    modifiers = fields.List(fields.String())
+    units = WholeNumber()
+    reduction_factor = fields.Float()
+    allowed_amount = fields.Nested(LevelsSchema)
+    patient_responsibility = fields.Nested(LevelsSchema)
+    payer_responsibility = fields.Nested(LevelsSchema)
+    balance_billing = fields.Nested(LevelsSchema)
+    components = fields.List(fields.Nested(ComponentSchema))
+    cost_sharing = fields.Nested(CostSharingSchema)
+    prior_authorization = fields.Nested(PriorAuthSchema)
+    warnings = fields.List(fields.String())
+    explanation = fields.List(fields.String())
+
+
+class EncounterPriorAuthSchema(Schema):
+    status = fields.String(metadata={"enum": [*PA_STATUSES, "unknown", "not_applicable"]})
+    crd_code = fields.String(allow_none=True, metadata={"enum": ["auth-needed", "no-auth", "conditional", None]})
+    reason = fields.String(metadata={"description": "The reason of the first line with this status."})
+    lines = fields.List(fields.Integer(), metadata={"description": "The lines with this status."})
+
+
+class BenefitsSchema(Schema):
+    deductible = fields.Float()
+    coinsurance = fields.Float()
+    copay = fields.Float()
+    oop_max = fields.Float(allow_none=True)
+    deductible_met = fields.Float()
+    oop_met = fields.Float()
+
+
+class EncounterSchema(Schema):
+    """The answer for a visit (SPEC section 7): its lines and totals (sums of the lines' rounded figures)."""
+
+    payer_id = fields.String()
+    payer_name = fields.String()
+    region_id = fields.String(allow_none=True)
+    region_name = fields.String(allow_none=True)
+    zip = fields.String(allow_none=True)
+    setting = fields.String()
+    network = fields.String()
+    date_of_service = fields.String(metadata={"format": "date"})
+    lines = fields.List(fields.Nested(EncounterLineSchema))
+    allowed_amount = fields.Nested(LevelsSchema)
+    patient_responsibility = fields.Nested(LevelsSchema)
+    payer_responsibility = fields.Nested(LevelsSchema)
+    balance_billing = fields.Nested(LevelsSchema)
+    cost_sharing = fields.Nested(BenefitsSchema)
+    prior_authorization = fields.Nested(EncounterPriorAuthSchema)
     good_faith_estimate = fields.Boolean()
     good_faith_notice = fields.String()
     warnings = fields.List(fields.String())
