@@ -109,3 +109,16 @@ def test_command_line_parquet_and_dask(tmp_path):
     done = subprocess.run([*run, "--engine", "dask", str(GOLDEN_IN), "-o", str(csv_out)], capture_output=True)
     assert done.returncode == 0, done.stderr
     assert csv_out.read_bytes() == GOLDEN_OUT.read_bytes()
+
+
+def test_dask_keeps_encounters_that_straddle_partitions_whole(shipped, tmp_path, dask_client):
+    from .test_encounter_doors import ADJACENT
+
+    source = tmp_path / "encounters.csv"
+    source.write_text(ADJACENT)
+    single = tmp_path / "single.csv"
+    estimate_file(source, single, shipped, TODAY, chunk_rows=1000)
+    for blocksize in (120, 200, 333):  # partitions of two to five rows: encounters straddle them
+        target = tmp_path / f"dask-{blocksize}.csv"
+        estimate_with_dask(source, target, shipped, TODAY, scheduler=dask_client, blocksize=blocksize)
+        assert target.read_bytes() == single.read_bytes(), blocksize

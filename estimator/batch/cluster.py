@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.errors import InputFileError
-from ..core.glossary import BATCH_COLUMNS, REQUIRED_FIELDS
+from ..core.glossary import ENCOUNTER_ID, REQUIRED_FIELDS
 from ..core.schedules import load_schedules
 from .files import PARQUET_SUFFIXES, is_parquet
-from .stream import MONEY_COLUMNS, csv_cells, csv_header, estimate_rows, passthrough_names
+from .stream import FACTOR_OUTPUT, MONEY_OUTPUT, added_columns, csv_cells, csv_header, estimate_rows, passthrough_names
 
 
 @lru_cache(maxsize=4)
@@ -32,6 +32,44 @@ def _estimate_partition(frame, directory, today, header, output):
     return table
 
 
+def _ids(part, column):
+    return part[column].fillna("").astype(str).str.strip().to_numpy(object)
+
+
+def _leading(ids, value):
+    differ = (ids != value).nonzero()[0]
+    return int(differ[0]) if len(differ) else len(ids)
+
+
+def _stitch(previous, current, following, column):
+    """A partition regrouped at encounter bounds: without its leading rows that continue the previous
+    partition's last encounter, with the next partition's leading rows that continue its own."""
+    drop = take = 0
+    if previous is not None and len(previous) and len(current):
+        last = _ids(previous, column)[-1]
+        drop = _leading(_ids(current, column), last) if last else 0
+    if following is not None and len(following) and len(current) > drop:
+        last = _ids(current, column)[-1]
+        take = _leading(_ids(following, column), last) if last else 0
+    return pd.concat([current.iloc[drop:], following.iloc[:take]]) if take else current.iloc[drop:]
+
+
+def _regrouped(frame, column):
+    """The frame's partitions regrouped so that an encounter that straddles two is estimated whole, by
+    the first. Each new partition reads its neighbours' (computed once in the graph, not read again)."""
+    import dask.dataframe as dd
+    from dask import delayed
+
+    parts = frame.to_delayed()
+    stitch = delayed(_stitch)
+    count = len(parts)
+    regrouped = [
+        stitch(parts[i - 1] if i else None, parts[i], parts[i + 1] if i + 1 < count else None, column)
+        for i in range(count)
+    ]
+    return dd.from_delayed(regrouped, meta=frame._meta, verify_meta=False)
+
+
 def dask_inputs(source):
     """The file pattern Dask reads: a file, or every CSV or Parquet file of a directory."""
     path = Path(source)
@@ -48,7 +86,9 @@ def estimate_with_dask(source, target, schedules, today=None, scheduler=None, bl
 
     A local cluster by default, or the running scheduler at ``scheduler``. The output is one file, in
     input order, identical to the single-machine path's (for well-formed CSV: rows Dask's CSV reader
-    cannot parse fail the run rather than being reported in their row).
+    cannot parse fail the run rather than being reported in their row). An encounter that straddles two
+    partitions is estimated whole by the first (partitions of more than 20 rows, as they always are
+    but in tests); an ``encounter_id`` that comes back is refused only within one partition.
     """
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
@@ -63,17 +103,21 @@ def estimate_with_dask(source, target, schedules, today=None, scheduler=None, bl
     missing = [f for f in REQUIRED_FIELDS if f not in names]
     if missing:
         raise InputFileError(f"the file has no {' and no '.join(missing)} column")
+    if ENCOUNTER_ID in names:
+        frame = _regrouped(frame, frame.columns[names.index(ENCOUNTER_ID)])
+    added = added_columns(names)
     renamed = passthrough_names(names)
     header = [h if n == r else r for h, n, r in zip(frame.columns, names, renamed, strict=True)]
     names = renamed
     output = "parquet" if is_parquet(target) else "csv"
     if output == "csv":
-        meta = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(header) + len(BATCH_COLUMNS))})
+        meta = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(header) + len(added))})
     else:
+        floats = MONEY_OUTPUT | FACTOR_OUTPUT
         meta = pd.DataFrame(
             {
                 **{n: pd.Series(dtype=object) for n in names},
-                **{c: pd.Series(dtype="float64" if c in MONEY_COLUMNS else object) for c in BATCH_COLUMNS},
+                **{c: pd.Series(dtype="float64" if c in floats else object) for c in added},
             }
         )
     estimated = frame.map_partitions(_estimate_partition, schedules.directory, today, names, output, meta=meta)

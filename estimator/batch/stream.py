@@ -377,22 +377,26 @@ class EncounterCarry:
         self.spill = None  # the id of an over-long encounter that a chunk ended in
 
     def regroup(self, chunks):
-        """Chunks of (passthrough or None, text cells, {row: problem}), regrouped at encounter bounds."""
-        carry = None
-        for chunk in chunks:
-            if carry is not None:
-                chunk = _join(carry, chunk)
-                carry = None
-            ids = _stripped_ids(chunk[1])
-            run = _trailing_run(ids)
-            if run and run <= encounters.MAX_LINES:
-                if run == len(ids):
-                    carry = chunk
-                    continue
-                chunk, carry = _split(chunk, len(ids) - run)
+        """Chunks of (passthrough or None, text cells, {row: problem}), regrouped at encounter bounds.
+
+        The chunk after each one is read before it is given out, so that the last chunk is never split.
+        """
+        chunks = iter(chunks)
+        chunk, pending = next(chunks, None), None
+        while chunk is not None:
+            if pending is not None:
+                chunk, pending = _join(pending, chunk), None
+            upcoming = next(chunks, None)
+            if upcoming is not None:
+                ids = _stripped_ids(chunk[1])
+                run = _trailing_run(ids)
+                if 0 < run <= encounters.MAX_LINES:
+                    if run == len(ids):
+                        pending, chunk = chunk, upcoming
+                        continue
+                    chunk, pending = _split(chunk, len(ids) - run)
             yield chunk
-        if carry is not None:
-            yield carry
+            chunk = upcoming
 
     def problems(self, raw):
         """Per row of a regrouped chunk, the id problems that only the earlier chunks show."""
