@@ -14,6 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from estimator.batch.stream import MONEY_COLUMNS
+from estimator.core.glossary import STATUS_WORDS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -125,7 +126,7 @@ def test_form_result_matches_the_api(page, server, client):
         "patient_high": money(api["patient_responsibility"]["high"]),
         "payer_expected": money(api["payer_responsibility"]["expected"]),
         "balance_billing_expected": money(api["balance_billing"]["expected"]),
-        "prior_auth": api["prior_authorization"]["status"],
+        "prior_auth": STATUS_WORDS[api["prior_authorization"]["status"]],
     }
     assert shown == expected
     assert page.locator("svg[role=img] rect").count() == 3
@@ -201,6 +202,80 @@ def test_api_reference_page_renders_offline(page, server):
     page.on("request", lambda r: blocked.append(r.url) if not r.url.startswith(server) else None)
     page.goto(server + "/api/docs")
     page.wait_for_selector(".opblock", timeout=15000)  # Swagger UI drew the operations
-    assert page.locator(".opblock").count() == 7
+    assert page.locator(".opblock").count() == 8
     assert "Estimate one procedure line" in page.inner_text("body")
     assert blocked == []  # every asset came from this host
+
+
+def test_a_three_line_visit_in_the_browser(page, server, client):
+    page.goto(server + "/")
+    page.select_option("#cpt_code", "64493")
+    page.select_option("#lines-1-cpt_code", "64494")
+    page.click("button[name=add_line]")  # a fourth row, without JavaScript
+    page.select_option("#lines-2-cpt_code", "64495")
+    page.select_option("#lines-3-cpt_code", "99213")
+    page.select_option("#payer_id", "example_ppo")
+    page.fill("#zip", "60601")
+    page.fill("#date_of_service", "2025-09-15")
+    page.fill("#deductible_met", "1500")
+    page.fill("#coinsurance", "20")
+    page.click("text=Estimate the cost")
+    assert page.title().startswith("Estimate for a visit of 4 procedures")
+    api = client.post(
+        "/api/v1/encounters",
+        json={
+            "payer_id": "example_ppo",
+            "zip": "60601",
+            "date_of_service": "2025-09-15",
+            "deductible_met": 1500,
+            "coinsurance": 0.2,
+            "lines": [{"cpt_code": c} for c in ("64493", "64494", "64495", "99213")],
+        },
+    ).get_json()
+    rows = page.locator("table.lines tbody tr")
+    assert rows.count() == 4
+    for i, line in enumerate(api["lines"]):
+        assert rows.nth(i).locator('[data-field="line_allowed"]').inner_text() == money(
+            line["allowed_amount"]["expected"]
+        )
+        assert rows.nth(i).locator('[data-field="line_patient"]').inner_text() == money(
+            line["patient_responsibility"]["expected"]
+        )
+    assert page.locator('[data-field="patient_expected"]').inner_text() == money(
+        api["patient_responsibility"]["expected"]
+    )
+    assert page.locator("svg[role=img] rect").count() == 3
+    page.locator("details summary").first.click()
+    assert page.locator("details").first.locator("ol.steps li").first.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "visit.png"), full_page=True)
+
+
+def test_a_self_pay_visit_prints_as_one_good_faith_estimate(page, server, client):
+    page.goto(server + "/")
+    page.select_option("#cpt_code", "99213")
+    page.select_option("#lines-1-cpt_code", "64635")
+    page.select_option("#lines-2-cpt_code", "64636")
+    page.select_option("#payer_id", "self_pay")
+    page.fill("#zip", "30303")
+    page.fill("#date_of_service", "2025-10-01")
+    page.click("text=Estimate the cost")
+    assert page.title().startswith("Good Faith Estimate for 99213 + 64635 + 64636")
+    items = page.locator("tbody tr[data-item]")
+    assert [items.nth(i).locator("td").first.inner_text() for i in range(items.count())] == ["99213", "64635", "64636"]
+    api = client.post(
+        "/api/v1/encounters",
+        json={
+            "payer_id": "self_pay",
+            "zip": "30303",
+            "date_of_service": "2025-10-01",
+            "lines": [{"cpt_code": "99213"}, {"cpt_code": "64635"}, {"cpt_code": "64636"}],
+        },
+    ).get_json()
+    assert page.locator('[data-field="patient_expected"]').inner_text() == money(
+        api["patient_responsibility"]["expected"]
+    )
+    assert "$400 or more" in page.inner_text("main")
+    page.emulate_media(media="print")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "visit-good-faith-estimate.pdf"))

@@ -34,12 +34,12 @@ def test_a_form_without_its_csrf_token_is_refused(client):
 def test_form_errors_come_back_beside_their_fields(client):
     response = client.post(
         "/estimate",
-        data={"csrf_token": token(client), "cpt_code": "64483", "payer_id": "medicare", "coinsurance": "20"},
+        data={"csrf_token": token(client), "cpt_code": "64483", "payer_id": "medicare", "coinsurance": "150"},
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert 'id="coinsurance-error">Must be greater than or equal to 0 and less than or equal to 1.' in page
-    assert 'value="20"' in page
+    assert 'id="coinsurance-error">Give a percent from 0 to 100, such as 20.' in page
+    assert 'value="150"' in page  # what was typed comes back
 
 
 def test_form_result_has_every_data_field(client):

@@ -37,11 +37,7 @@ def to_answer(row, schedules):
         "modifiers": row["modifiers"].split(),
         "units": int(row["units"]),
         "date_of_service": row["date_of_service"],
-        "baseline_range": {
-            "low": float(row["baseline_low"]),
-            "expected": float(row["baseline_typical"]),
-            "high": float(row["baseline_high"]),
-        },
+        "baseline_range": _baseline(row),
         "allowed_amount": _levels(row, "allowed"),
         "patient_responsibility": _levels(row, "patient"),
         "payer_responsibility": _levels(row, "payer"),
@@ -57,6 +53,14 @@ def to_answer(row, schedules):
     if answer["good_faith_estimate"]:
         answer["good_faith_notice"] = GOOD_FAITH_NOTICE
     return answer
+
+
+def _baseline(row):
+    return {
+        "low": float(row["baseline_low"]),
+        "expected": float(row["baseline_typical"]),
+        "high": float(row["baseline_high"]),
+    }
 
 
 def _prior_authorization(row):
@@ -89,6 +93,7 @@ def to_encounter_answer(rows, schedules):
                 "description": row["description"],
                 "modifiers": row["modifiers"].split(),
                 "units": int(row["units"]),
+                "baseline_range": _baseline(row),
                 "reduction_factor": float(row["reduction_factor"]),
                 "allowed_amount": _levels(row, "allowed"),
                 "patient_responsibility": _levels(row, "patient"),
@@ -213,14 +218,19 @@ def explain(row):
         lines += _explain_component(row, "facility")
     elif row["setting"] != "office":
         lines.append("Facility fee: no rate on file for this payer and setting, so it is not included.")
+    bases = [row["professional_basis"]] + ([row["facility_basis"]] if row["facility_priced"] else [])
+    factors = [row["professional_region_factor"]] + ([row["facility_region_factor"]] if row["facility_priced"] else [])
     if row["region_id"]:
-        lines.append(
-            f"Region {row['region_id']} ({row['region_name']}): geographic factor {_number(row['geo_factor'])}, "
-            f"GPCIs work {_number(row['gpci_work'])}, practice expense {_number(row['gpci_pe'])}, "
-            f"malpractice {_number(row['gpci_mp'])}."
-        )
+        used = []
+        if any(f != 1 for b, f in zip(bases, factors, strict=True) if b != "rvu"):
+            used.append(f"its geographic factor {_number(row['geo_factor'])} scales the fees above")
+        if "rvu" in bases:
+            used.append("its GPCIs are in the RVU formula above")
+        if not used:
+            used.append("the rate on file is already local, so no geographic adjustment is made")
+        lines.append(f"Region {row['region_name']}: " + "; ".join(used) + ".")
     else:
-        lines.append("No region given: national prices (factor and GPCIs 1.0).")
+        lines.append("No region or ZIP code given: national prices, with no geographic adjustment.")
     if row["bilateral"]:
         lines.append(
             f"Modifiers {row['modifiers']}: bilateral; bilateral indicator {int(row['bilateral_indicator'])} "
@@ -303,7 +313,9 @@ def _explain_sharing(row):
     lines = [
         f"Deductible: {_money(remaining)} left of {_money(row['deductible'])}; the patient pays "
         f"{_money(row['deductible_part_expected'])} of it on this service.",
-        f"Coinsurance: {row['coinsurance'] * 100:g} % of the rest = {_money(row['coinsurance_part_expected'])}.",
+        f"Coinsurance: {row['coinsurance'] * 100:g} % of "
+        f"{_money(row['allowed_expected'] - row['deductible_part_expected'])} (what the deductible leaves) = "
+        f"{_money(row['coinsurance_part_expected'])}.",
     ]
     if row["copay"]:
         lines.append(f"Copay: {_money(row['copay_part_expected'])} (plan copay {_money(row['copay'])}).")

@@ -6,15 +6,17 @@ Thin adapters over :mod:`estimator.service`, like the API: the same engine, the 
 import base64
 import datetime as dt
 import io
+import math
 
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..batch.stream import iter_csv
+from ..core.encounters import MAX_LINES
 from ..core.errors import InputFileError, RequestError
-from ..core.glossary import REQUEST_FIELDS, SETTINGS
-from ..core.service import estimate_one
+from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
+from ..core.service import estimate_encounter, estimate_one
 from .content import PROCEDURE_NOTES
 from .http import allow_body
 
@@ -46,52 +48,176 @@ def _choices():
     }
 
 
-def _form_fields(form):
-    """The request fields of a submitted form: blanks left out, modifiers as a list."""
-    fields = {}
+#: Line rows the form shows at first, and at most (the encounter's limit).
+FORM_LINES = 3
+MAX_FORM_LINES = MAX_LINES
+LINE_FIELD_NAMES = ("cpt_code", "modifiers", "units")
+PERCENT_MESSAGE = "Give a percent from 0 to 100, such as 20."
+
+
+def line_field(index, name):
+    """The form name of a line's field: the first line's are the plain request names."""
+    return name if index == 0 else f"lines-{index}-{name}"
+
+
+def _line_count(form):
+    try:
+        count = int(form.get("line_count", FORM_LINES))
+    except ValueError:
+        count = FORM_LINES
+    return max(1, min(count, MAX_FORM_LINES))
+
+
+def _form_values(form):
+    """What the form holds, to show it again: shared fields as typed, and every line row."""
+    values = {name: form.get(name, "").strip() for name in REQUEST_FIELDS if name not in LINE_FIELD_NAMES}
+    lines = []
+    for i in range(_line_count(form)):
+        lines.append(
+            {
+                "cpt_code": form.get(line_field(i, "cpt_code"), "").strip(),
+                "modifiers": [v for v in form.getlist(line_field(i, "modifiers")) if v.strip()],
+                "units": form.get(line_field(i, "units"), "").strip(),
+            }
+        )
+    values["lines"] = lines
+    return values
+
+
+def _request(values):
+    """The request of a submitted form: shared fields (blanks left out, coinsurance from a percent) and
+    the lines that name a code (the first always); returns (fields, form row of each line, errors)."""
+    fields, errors = {}, {}
     for name in REQUEST_FIELDS:
-        if name == "modifiers":
-            values = [v for v in form.getlist("modifiers") if v.strip()]
-            if values:
-                fields[name] = values
-        elif form.get(name, "").strip():
-            fields[name] = form[name].strip()
-    return fields
+        if name not in LINE_FIELD_NAMES and values.get(name):
+            fields[name] = values[name]
+    if "coinsurance" in fields:
+        try:
+            percent = float(fields["coinsurance"])
+        except ValueError:
+            percent = math.nan
+        if not 0 <= percent <= 100:
+            errors["coinsurance"] = [PERCENT_MESSAGE]
+        else:
+            fields["coinsurance"] = repr(percent / 100)
+    rows = [i for i, line in enumerate(values["lines"]) if i == 0 or line["cpt_code"]]
+    lines = []
+    for i in rows:
+        line = values["lines"][i]
+        lines.append({k: v for k, v in line.items() if v})
+    return fields, lines, rows, errors
+
+
+def _form_errors(messages, rows):
+    """Request messages keyed by the form's field names (``lines.2.units`` -> ``lines-4-units``)."""
+    out = {}
+    for key, text in messages.items():
+        parts = key.split(".")
+        if parts[0] == "lines" and len(parts) == 3 and parts[1].isdigit():
+            out[line_field(rows[int(parts[1])], parts[2])] = text
+        elif parts[0] == "lines":
+            out[line_field(0, "cpt_code")] = text
+        else:
+            out[key] = text
+    return out
+
+
+def _show_form(values, errors, status=200):
+    return render_template("form.html", values=values, errors=errors, **_choices()), status
 
 
 @bp.get("/")
 def form():
     """The estimate form, with sensible defaults."""
     values = {
-        "cpt_code": "20971",
         "payer_id": "medicare",
         "setting": "office",
         "network": "in",
-        "units": "1",
         "date_of_service": dt.date.today().isoformat(),
+        "lines": [{"cpt_code": "20971", "units": "1"}] + [{} for _ in range(FORM_LINES - 1)],
     }
-    return render_template("form.html", values=values, errors={}, **_choices())
+    return _show_form(values, {})
 
 
 @bp.post("/estimate")
 def estimate():
-    """Estimate the submitted form: the result page, or the form again with messages beside fields."""
-    fields = _form_fields(request.form)
+    """Estimate the submitted form: the result page (one line), the visit's page (several lines), or
+    the form again with messages beside fields. "Add a line" shows the form again with one more row."""
+    values = _form_values(request.form)
+    if "add_line" in request.form:
+        if len(values["lines"]) < MAX_FORM_LINES:
+            values["lines"].append({})
+        return _show_form(values, {})
+    fields, lines, rows, errors = _request(values)
     try:
-        answer = estimate_one(fields, schedules())
+        if len(lines) == 1:
+            answer = estimate_one({**fields, **lines[0]}, schedules())
+        else:
+            answer = estimate_encounter({**fields, "lines": lines}, schedules())
     except RequestError as exc:
-        values = {**fields, "modifiers": fields.get("modifiers", [])}
-        return render_template("form.html", values=values, errors=exc.messages, **_choices()), 422
-    notes = PROCEDURE_NOTES.get(answer["cpt_code"])
+        errors = {**_form_errors(exc.messages, rows), **errors}
+    if errors:
+        if "coinsurance" in errors and errors["coinsurance"] != [PERCENT_MESSAGE]:
+            errors["coinsurance"] = [PERCENT_MESSAGE]  # the form asks a percent, not the API's fraction
+        return _show_form(values, errors, 422)
+    if len(lines) > 1:
+        return _encounter_page(answer)
     template = "good_faith_estimate.html" if answer["good_faith_estimate"] else "result.html"
     return render_template(
         template,
         a=answer,
+        items=_items([answer]) if answer["good_faith_estimate"] else None,
         chart=range_chart(answer),
-        notes=notes,
+        procedures_about=_about([answer]),
         setting_label=SETTING_LABELS[answer["setting"]],
         today=dt.date.today().isoformat(),
     )
+
+
+def _encounter_page(answer):
+    """The visit's page: a table of lines and the totals (or a Good Faith Estimate listing each line)."""
+    baseline = {
+        level: sum(line["baseline_range"][level] for line in answer["lines"]) for level in ("low", "expected", "high")
+    }
+    chart = range_chart({**answer, "baseline_range": baseline})
+    template = "good_faith_estimate.html" if answer["good_faith_estimate"] else "encounter.html"
+    return render_template(
+        template,
+        a=answer,
+        items=_items(answer["lines"]) if answer["good_faith_estimate"] else None,
+        chart=chart,
+        procedures_about=_about(answer["lines"]),
+        setting_label=SETTING_LABELS[answer["setting"]],
+        today=dt.date.today().isoformat(),
+    )
+
+
+def _about(lines):
+    """Plain-language notes for each distinct code of the lines."""
+    seen = {}
+    for line in lines:
+        code = line["cpt_code"]
+        seen.setdefault(code, {"code": code, "description": line["description"], "notes": PROCEDURE_NOTES.get(code)})
+    return list(seen.values())
+
+
+def _items(lines):
+    """The items of a Good Faith Estimate: each line's clinician and facility fees, with its code,
+    modifiers, units and charges."""
+    items = []
+    for line in lines:
+        for component in line["components"]:
+            fee = "clinician fee" if component["component"] == "professional" else "facility fee"
+            items.append(
+                {
+                    "code": line["cpt_code"],
+                    "modifiers": line["modifiers"],
+                    "description": f"{line['description']} ({fee})",
+                    "units": line["units"],
+                    "charge": component["allowed_amount"],
+                }
+            )
+    return items
 
 
 @bp.get("/batch")
@@ -225,6 +351,7 @@ def render_error_page(code, name, message):
 
 def init_app(app):
     """Register the pages and protect every form against cross-site request forgery."""
+    app.jinja_env.globals.update(status_words=STATUS_WORDS, line_field=line_field, max_form_lines=MAX_FORM_LINES)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     allow_body(app, "web.batch_upload", "MAX_PAGE_UPLOAD_BYTES")
     csrf.init_app(app)

@@ -211,6 +211,7 @@ class EncounterLineSchema(Schema):
     description = fields.String()
     modifiers = fields.List(fields.String())
     units = WholeNumber()
+    baseline_range = fields.Nested(LevelsSchema, metadata={"description": "The code's national baseline range."})
     reduction_factor = fields.Float()
     allowed_amount = fields.Nested(LevelsSchema)
     patient_responsibility = fields.Nested(LevelsSchema)
