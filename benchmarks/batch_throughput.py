@@ -1,12 +1,15 @@
 """Batch estimation against the floor pipeline, measured in the same run.
 
     python benchmarks/batch_throughput.py [--rows 1000000] [--loop-sample 2000] [--memory-rows 0]
+                                          [--encounters 0.3]
 
 1. Generates a realistic request CSV (benchmarks/data/, reused when present).
 2. Times the floor pipeline (benchmarks/floor.py) and ``python -m estimator batch`` on it, alternately,
    twice each, and prints the ratio of the best times (target: at most 2.5).
 3. Times the single-estimate path in a per-row loop on a sample and prints the batch path's speed-up.
 4. With --memory-rows N, runs the command line on an N-row file and prints its peak memory.
+5. With --encounters SHARE, also times the command line on a file of the same rows with SHARE of them
+   grouped into visits (``encounter_id``), alternating with the plain file, and prints both rates.
 """
 
 import argparse
@@ -26,13 +29,14 @@ from estimator.core.service import estimate_one  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 
 
-def request_file(rows):
+def request_file(rows, encounters=0.0):
     """The request file of ``rows`` rows, generated in a child process (keeps this one small)."""
-    path = DATA / f"requests-{rows}.csv"
+    path = DATA / (f"requests-{rows}.csv" if not encounters else f"requests-{rows}-visits-{encounters:g}.csv")
     if not path.exists():
         DATA.mkdir(exist_ok=True)
         script = ROOT / "benchmarks" / "generate_requests.py"
-        subprocess.run([sys.executable, str(script), str(rows), str(path)], check=True)
+        extra = ["--encounters", str(encounters)] if encounters else []
+        subprocess.run([sys.executable, str(script), str(rows), str(path), *extra], check=True)
     return path
 
 
@@ -96,6 +100,7 @@ def main():
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--loop-sample", type=int, default=2000)
     parser.add_argument("--memory-rows", type=int, default=0)
+    parser.add_argument("--encounters", type=float, default=0.0, metavar="SHARE")
     args = parser.parse_args()
     source = request_file(args.rows)
     schedules = load_schedules()
@@ -124,6 +129,23 @@ def main():
         f"single-estimate path in a per-row loop: {loop:,.0f} rows/s; the batch path is "
         f"{args.rows / ours / loop:,.1f}x faster"
     )
+    if args.encounters:
+        visits = request_file(args.rows, args.encounters)
+        plain_times, visit_times = [], []
+        for _ in range(2):
+            plain_times.append(run_cli(source, DATA / "batch-out.csv"))
+            visit_times.append(run_cli(visits, DATA / "batch-out.csv"))
+        (DATA / "batch-out.csv").unlink()
+        plain, visit = min(plain_times), min(visit_times)
+        result.update(
+            encounter_share=args.encounters,
+            plain_rows_per_second=round(args.rows / plain),
+            encounter_rows_per_second=round(args.rows / visit),
+        )
+        print(
+            f"{args.rows:,} rows without visits {args.rows / plain:,.0f} rows/s; with {args.encounters:.0%} of rows "
+            f"in visits of 2-4 lines {args.rows / visit:,.0f} rows/s (ratio {visit / plain:.2f})"
+        )
     if args.memory_rows:
         memory, seconds = peak_memory(args.memory_rows)
         result.update(memory_rows=args.memory_rows, peak_memory_mib=round(memory), memory_run_seconds=round(seconds, 1))

@@ -1,7 +1,10 @@
 """Write a realistic request CSV for benchmarks: a mix of codes, payers, ZIPs, settings, modifiers and
 benefits, with about 5 % bad rows (unknown codes, bad units, bad ZIPs, conflicting modifiers).
 
-    python benchmarks/generate_requests.py ROWS OUT.csv [--seed N]
+    python benchmarks/generate_requests.py ROWS OUT.csv [--seed N] [--encounters SHARE]
+
+With ``--encounters 0.3``, an ``encounter_id`` column groups about 30 % of the rows into visits of 2 to 4
+lines that share their payer, place, setting, network, date and benefits.
 """
 
 import argparse
@@ -15,9 +18,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from estimator.core.schedules import load_schedules  # noqa: E402
 
+SHARED = (
+    "payer_id",
+    "zip",
+    "setting",
+    "network",
+    "date_of_service",
+    "deductible",
+    "coinsurance",
+    "copay",
+    "oop_max",
+    "deductible_met",
+    "oop_met",
+)
 
-def generate(rows, seed=0, schedules=None):
-    """A DataFrame of ``rows`` request rows as text cells."""
+
+def group_encounters(frame, share, rng):
+    """Group about ``share`` of the rows into visits of 2 to 4 lines (adjacent rows, shared fields)."""
+    rows = len(frame)
+    chance = share / (3 - 2 * share)  # visits of 3 lines on average: rows in visits / all rows = share
+    sizes = np.where(rng.random(rows) < chance, rng.integers(2, 5, rows), 1)
+    sizes = sizes[: np.searchsorted(np.cumsum(sizes), rows) + 1]
+    sizes[-1] -= sizes.sum() - rows
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])[group]
+    for column in SHARED:
+        frame[column] = frame[column].to_numpy()[first]
+    multi = sizes[group] > 1
+    frame.insert(1, "encounter_id", np.where(multi, np.char.add("V", group.astype(str)), ""))
+    return frame
+
+
+def generate(rows, seed=0, schedules=None, encounters=0.0):
+    """A DataFrame of ``rows`` request rows as text cells (grouped into visits with ``encounters``)."""
     schedules = schedules or load_schedules()
     rng = np.random.default_rng(seed)
     codes = schedules.procedures.index.to_numpy()
@@ -58,7 +91,7 @@ def generate(rows, seed=0, schedules=None):
     frame.loc[bad & (kind == 1), "units"] = "0"
     frame.loc[bad & (kind == 2), "zip"] = "ABCDE"
     frame.loc[bad & (kind == 3), "modifiers"] = "50 RT"
-    return frame
+    return group_encounters(frame, encounters, rng) if encounters else frame
 
 
 def main():
@@ -66,8 +99,9 @@ def main():
     parser.add_argument("rows", type=int)
     parser.add_argument("output")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--encounters", type=float, default=0.0, metavar="SHARE", help="share of rows in visits")
     args = parser.parse_args()
-    generate(args.rows, args.seed).to_csv(args.output, index=False)
+    generate(args.rows, args.seed, encounters=args.encounters).to_csv(args.output, index=False)
 
 
 if __name__ == "__main__":

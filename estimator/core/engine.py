@@ -194,13 +194,24 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
         for i, column in enumerate(money):
             result[column] = rounded[i]
         # Step 10 and E5: the shown figures add up to the cent, line by line and over the encounter.
-        for level in LEVELS:
-            share, balance_bill = result[f"patient_share_{level}"], result[f"balance_billing_{level}"]
-            result[f"patient_{level}"] = round_cents(share + balance_bill)
-            result[f"payer_{level}"] = round_cents(result[f"allowed_{level}"] - share)
-            for prefix in ("allowed", "patient", "payer", "balance_billing"):
-                summed = encounters.totals(line_encounter, result[f"{prefix}_{level}"])
-                result[f"encounter_{prefix}_{level}"] = round_cents(summed)
+        shares = [result[f"patient_share_{level}"] for level in LEVELS]
+        sums = round_cents(
+            np.vstack(
+                [share + result[f"balance_billing_{level}"] for share, level in zip(shares, LEVELS, strict=True)]
+                + [result[f"allowed_{level}"] - share for share, level in zip(shares, LEVELS, strict=True)]
+            )
+        )
+        for i, level in enumerate(LEVELS):
+            result[f"patient_{level}"], result[f"payer_{level}"] = sums[i], sums[len(LEVELS) + i]
+        prefixes = ("allowed", "patient", "payer", "balance_billing")
+        totals = [f"{prefix}_{level}" for prefix in prefixes for level in LEVELS]
+        if encounters.starts_of(line_encounter).all():  # visits of one line: their totals are the line
+            for name in totals:
+                result[f"encounter_{name}"] = result[name]
+        else:
+            summed = round_cents(np.vstack([encounters.totals(line_encounter, result[name]) for name in totals]))
+            for i, name in enumerate(totals):
+                result[f"encounter_{name}"] = summed[i]
     result, valid = _refuse_non_finite(result, valid, intake)
 
     columns = result if valid.all() else {name: _expand(values, valid) for name, values in result.items()}
