@@ -175,3 +175,46 @@ def test_check_schedules_command_accepts_the_shipped_data():
     out = subprocess.run([sys.executable, "-m", "estimator", "check-schedules"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "OK. 29 procedures" in out.stdout
+
+
+ENCOUNTER_COLUMNS = [
+    ("procedures.csv", "multiple_procedure_indicator", "3", "'3' is not one of: 0, 2, 9"),
+    ("procedures.csv", "addon_to", "99999", "'99999' is not a code in procedures.csv"),
+    ("procedures.csv", "addon_to", "SELF", "an add-on code cannot be its own primary"),
+    ("payers.csv", "multiple_procedure_factor", "0", "must be greater than 0"),
+    ("payers.csv", "multiple_procedure_factor", "1.5", "must be at most 1"),
+    ("payers.csv", "multiple_procedure_factor", "half", "must be a number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "value", "text"), ENCOUNTER_COLUMNS, ids=[f"{c[1]}={c[2]}" for c in ENCOUNTER_COLUMNS]
+)
+def test_the_encounter_columns_are_checked(schedule_copy, name, column, value, text):
+    path = schedule_copy / name
+    lines = path.read_text().splitlines()
+    lines = [lines[0] + "," + column] + [line + "," for line in lines[1:]]
+    code = lines[1].split(",")[0]
+    lines[1] += code if value == "SELF" else value  # the new last cell of the first row
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ScheduleError) as caught:
+        load_schedules(schedule_copy)
+    found = [p for p in caught.value.problems if (p.file, p.line, p.column) == (name, 2, column)]
+    assert found and text in found[0].message, caught.value.problems
+
+
+def test_a_directory_without_the_encounter_columns_loads_as_before(small):
+    assert set(small.procedures["multiple_procedure_indicator"]) == {0}
+    assert set(small.procedures["addon_to"]) == {""}
+    assert small.payers["multiple_procedure_factor"].isna().all()
+
+
+def test_the_shipped_addon_codes_and_indicators(shipped):
+    procedures = shipped.procedures
+    assert procedures.loc["64484", "addon_to"] == "64483"
+    assert procedures.loc["64495", "addon_to"] == "64493 64494"
+    assert procedures.loc["64483", "multiple_procedure_indicator"] == 2
+    assert procedures.loc["64484", "multiple_procedure_indicator"] == 0
+    assert procedures.loc["99213", "multiple_procedure_indicator"] == 0
+    assert shipped.payers.loc["medicare", "multiple_procedure_factor"] == 0.5
+    assert shipped.payers["multiple_procedure_factor"].isna().sum() == 1  # self-pay
