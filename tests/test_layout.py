@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "estimator"
 MAY_IMPORT = {
     "core": set(),
     "batch": {"core"},
-    "cli": {"core", "batch"},
+    "cli": {"core", "batch", "importers"},
     "web": {"core", "batch", "records"},
     "importers": {"core"},
     "records": {"core"},

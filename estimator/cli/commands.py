@@ -89,6 +89,25 @@ def build_parser():
     srv.add_argument("--bind", default=None, help="address to listen on (default 127.0.0.1:8000)")
     srv.add_argument("--workers", type=_positive, default=None, help="worker processes (default: cores + 1)")
 
+    imp = sub.add_parser("import", help="import published prices into a fee-schedule directory")
+    kinds = imp.add_subparsers(dest="kind", required=True)
+    tic = kinds.add_parser("tic", help="a payer's Transparency in Coverage in-network rates file (JSON or .json.gz)")
+    tic.add_argument("file", help="the in-network rates file")
+    tic.add_argument("--payer-id", required=True, help="our payer these rates belong to (in payers.csv)")
+    tic.add_argument("--npi", action="append", default=[], metavar="NPI", help="keep these providers only (repeat)")
+    tic.add_argument("--tin", action="append", default=[], metavar="TIN", help="keep these providers only (repeat)")
+    tic.add_argument("--effective-from", type=_date, metavar="YYYY-MM-DD", help="default: the file's last_updated_on")
+    hos = kinds.add_parser("hospital", help="a hospital's standard charges file (CMS template: CSV tall or wide, JSON)")
+    hos.add_argument("file", help="the standard charges file")
+    hos.add_argument("--payer-map", required=True, metavar="MAP.csv", help="payer_name, plan_name, payer_id")
+    for p in (tic, hos):
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--region-id", help="the region the prices apply to (in regions.csv)")
+        where.add_argument("--zip", help="or a ZIP code of that region")
+        p.add_argument("--into", required=True, metavar="DIR", help="the fee-schedule directory to import into")
+        p.add_argument("--dry-run", action="store_true", help="print the report and change nothing")
+        p.add_argument("--report", metavar="FILE", help="also write the report as JSON to FILE")
+
     chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
     return parser
@@ -101,6 +120,8 @@ def main(argv=None):
             return _check(args.directory)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "import":
+            return _import(args)
         schedules = load_schedules(args.fee_schedules)
         if args.command == "estimate":
             return _estimate(args, schedules)
@@ -108,6 +129,39 @@ def main(argv=None):
     except ScheduleError as exc:
         print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
         return 2
+
+
+def _import(args):
+    """Import a published price file; the report on standard error (and as JSON with --report)."""
+    from ..importers.rows import ImportFailed
+
+    try:
+        if args.kind == "tic":
+            from ..importers.tic import import_tic
+
+            report = import_tic(
+                args.file,
+                args.into,
+                args.payer_id,
+                args.region_id,
+                args.zip,
+                args.npi,
+                args.tin,
+                args.effective_from and args.effective_from.isoformat(),
+                args.dry_run,
+            )
+        else:
+            from ..importers.hospital import import_hospital
+
+            report = import_hospital(args.file, args.into, args.payer_map, args.region_id, args.zip, args.dry_run)
+    except ImportFailed as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    print(report.describe(), file=sys.stderr)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as handle:
+            json.dump(report.as_dict(), handle, indent=2)
+    return 0
 
 
 def _serve(args):

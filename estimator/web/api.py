@@ -336,6 +336,7 @@ class Health(MethodView):
             "fee_schedules": loaded.directory,
             "loaded_at": dt.datetime.fromtimestamp(store.loaded_at, dt.UTC).isoformat(timespec="seconds"),
             "reload_error": store.reload_error,
+            "files": store.files(),
             "effective_from": first,
             "effective_to": last,
             "procedures": len(loaded.procedures),

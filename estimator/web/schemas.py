@@ -315,6 +315,11 @@ class RegionQuerySchema(Schema):
     )
 
 
+class FileSchema(Schema):
+    modified = fields.String(metadata={"description": "UTC, ISO 8601."})
+    bytes = fields.Integer()
+
+
 class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok", "description": "ok, or degraded when a reload was refused."})
     fee_schedules = fields.String(metadata={"description": "The fee-schedule directory loaded."})
@@ -325,6 +330,11 @@ class HealthSchema(Schema):
     )
     effective_from = fields.String(allow_none=True, metadata={"description": "Earliest rate date on file."})
     effective_to = fields.String(allow_none=True, metadata={"description": "Latest rate date on file (null = open)."})
+    files = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FileSchema, allow_none=True),
+        metadata={"description": "When each fee-schedule file last changed, and its size (null: absent)."},
+    )
     procedures = fields.Integer()
     payers = fields.Integer()
     regions = fields.Integer()

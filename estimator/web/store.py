@@ -4,6 +4,7 @@ A reload that fails validation keeps the last good schedules in service and reco
 message (file, line, column) for ``/healthz``; the next change of the files is tried again.
 """
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -39,6 +40,19 @@ class ScheduleStore:
             except OSError:
                 stamp.append((name, None, None))
         return tuple(stamp)
+
+    def files(self):
+        """When each fee-schedule file last changed (UTC, ISO) and its size; ``None`` for an absent file."""
+        out = {}
+        for name in (*FILES, *OPTIONAL_FILES):
+            try:
+                info = os.stat(self.directory / name)
+            except OSError:
+                out[name] = None
+                continue
+            changed = dt.datetime.fromtimestamp(info.st_mtime, dt.UTC).isoformat(timespec="seconds")
+            out[name] = {"modified": changed, "bytes": info.st_size}
+        return out
 
     def current(self):
         """The schedules to estimate with, reloaded first if the files changed since the last look."""
