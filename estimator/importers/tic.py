@@ -93,33 +93,34 @@ class _Providers:
 def _scan_head(path, providers):
     """Read the top-level fields and the provider references that come before ``in_network``.
 
-    Returns (top-level scalar fields, whether ``in_network`` was found, whether the references came
-    after it and must be read in a second pass).
+    The events pass through a small generator that notes the top-level fields and stops at the rates;
+    ijson builds the references from them (in C). Returns (top-level scalar fields, whether
+    ``in_network`` was found, whether the references came after it and must be read in a second pass).
     """
-    head, found_rates, references_later = {}, False, False
-    builder = None
-    with open_json(path) as stream:
-        for prefix, event, value in ijson.parse(stream, use_float=True):
-            if builder is not None:
-                builder.event(event, value)
-                if prefix == "provider_references.item" and event == "end_map":
-                    providers.add_reference(builder.value)
-                    builder = None
-                continue
-            if prefix == "provider_references.item" and event == "start_map":
-                builder = ijson.ObjectBuilder()
-                builder.event(event, value)
-            elif prefix == "provider_references" and event == "start_array":
-                providers.seen = True
-            elif prefix == "in_network" and event == "start_array":
-                found_rates = True
-                references_later = not providers.seen
-                break
-            elif "." not in prefix and prefix and event in ("string", "number", "boolean"):
-                head[prefix] = value
+    head, state = {}, {"rates": False, "references": False}
+
+    def until_rates(events):
+        for prefix, event, value in events:
+            if prefix == "in_network" and event == "start_array":
+                state["rates"] = True
+                return
+            if prefix == "provider_references" and event == "start_array":
+                state["references"] = True
             elif prefix == "" and event not in ("start_map", "map_key", "end_map"):
-                break  # the top level is not an object
-    return head, found_rates, references_later
+                return  # the top level is not an object
+            elif event in ("string", "number", "boolean") and "." not in prefix and prefix:
+                head[prefix] = value
+            yield prefix, event, value
+
+    with open_json(path) as stream:
+        events = until_rates(ijson.parse(stream, use_float=True))
+        for reference in ijson.items(events, "provider_references.item"):
+            providers.add_reference(reference)
+        for _ in events:  # the top-level fields after the references, up to the rates
+            pass
+    if state["references"]:
+        providers.seen = True
+    return head, state["rates"], state["rates"] and not state["references"]
 
 
 def _read_references(path, providers):
@@ -188,21 +189,22 @@ def _iso(text, what):
 def _item(item, payer_id, region, start, codes, providers, candidates, report):
     """One ``in_network`` item: each of its prices becomes a candidate row or a skip."""
     rates = item.get("negotiated_rates") or []
-    prices = sum(len(r.get("negotiated_prices") or []) for r in rates)
+    reason = None
     if item.get("negotiation_arrangement", "ffs") != "ffs":
-        report.skip(BUNDLE, prices)
-        return
-    if str(item.get("billing_code_type", "")).upper() not in CODE_TYPES:
-        report.skip(NOT_CODE, prices)
-        return
-    code = str(item.get("billing_code", "")).strip().upper()
-    if code not in codes:
-        report.skip(NOT_ON_FILE, prices)
+        reason = BUNDLE
+    elif str(item.get("billing_code_type", "")).upper() not in CODE_TYPES:
+        reason = NOT_CODE
+    else:
+        code = str(item.get("billing_code", "")).strip().upper()
+        if code not in codes:
+            reason = NOT_ON_FILE
+    if reason is not None:  # most items of a payer's file: counted, not looked into
+        report.skip(reason, sum(len(r.get("negotiated_prices") or ()) for r in rates))
         return
     for rate in rates:
-        selected, reason = providers.rate_is_selected(rate)
+        selected, why = providers.rate_is_selected(rate)
         if not selected:
-            report.skip(reason, len(rate.get("negotiated_prices") or []))
+            report.skip(why, len(rate.get("negotiated_prices") or []))
             continue
         for price in rate.get("negotiated_prices") or []:
             _price(price, payer_id, code, region, start, candidates, report)
