@@ -495,3 +495,78 @@ def test_estimates_through_the_api_use_the_imported_rate(tmp_path, into):
     assert any("Imported from rates.json" in w for w in after["warnings"])
     health = client.get("/healthz").get_json()
     assert RATES_FILE in health["files"]
+
+
+def test_as_the_readme_says_a_copy_of_the_shipped_schedules_gives_the_imported_rate_on_the_web_form(tmp_path):
+    import re
+
+    from estimator.core.schedules import DEFAULT_DIRECTORY
+    from estimator.web.app import create_app
+
+    mine = tmp_path / "my_schedules"
+    shutil.copytree(DEFAULT_DIRECTORY, mine)
+    document = {
+        "reporting_entity_name": "Example payer",
+        "last_updated_on": "2025-01-01",
+        "provider_references": [
+            {"provider_group_id": 1, "provider_groups": [{"npi": [1234567893], "tin": {"type": "ein", "value": "1"}}]}
+        ],
+        "in_network": [
+            {
+                "negotiation_arrangement": "ffs",
+                "billing_code_type": "CPT",
+                "billing_code": "64493",
+                "negotiated_rates": [
+                    {
+                        "provider_references": [1],
+                        "negotiated_prices": [
+                            {
+                                "negotiated_type": "negotiated",
+                                "negotiated_rate": 321.09,
+                                "expiration_date": "9999-12-31",
+                                "service_code": ["11"],
+                                "billing_class": "professional",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "in-network-rates.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(document).encode()))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "estimator",
+            "import",
+            "tic",
+            str(path),
+            "--payer-id",
+            "example_ppo",
+            "--zip",
+            "10001",
+            "--npi",
+            "1234567893",
+            "--into",
+            str(mine),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "wrote 1 rows" in out.stderr, out.stderr
+    client = create_app({"TESTING": True, "FEE_SCHEDULES": str(mine)}).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+    page = client.post(
+        "/estimate",
+        data={
+            "csrf_token": token,
+            "cpt_code": "64493",
+            "payer_id": "example_ppo",
+            "zip": "10001",
+            "setting": "office",
+            "date_of_service": "2025-06-01",
+        },
+    ).get_data(as_text=True)
+    assert 'data-field="allowed_expected">$321.09<' in page

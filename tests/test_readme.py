@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-PLACEHOLDERS = ("DIR", "claims", "big.csv", "tcp://")
+PLACEHOLDERS = ("DIR", "claims", "big.csv", "tcp://", "in-network-rates", "standard-charges", "my_schedules")
 
 
 def examples():
