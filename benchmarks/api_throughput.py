@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -90,8 +91,9 @@ def start(app, port, workers):
         "/dev/null",
         app,
     ]
+    env = {"ESTIMATOR_SECRET_KEY": secrets.token_hex(32), **os.environ}
     server = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -40,11 +40,21 @@ def run(schedules, today=TODAY, **fields):
 
 
 @pytest.fixture(scope="session")
-def app():
+def records_url(tmp_path_factory):
+    """A records database for the test session (SQLite, its schema made by the migrations)."""
+    from estimator.records.db import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'records.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(records_url):
     """The app on the shipped fee schedules."""
     from estimator.web.app import create_app
 
-    return create_app({"TESTING": True})
+    return create_app({"TESTING": True, "DATABASE_URL": records_url})
 
 
 @pytest.fixture
@@ -53,11 +63,11 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def small_app():
+def small_app(records_url):
     """The app on the small hand-made schedules."""
     from estimator.web.app import create_app
 
-    return create_app({"TESTING": True, "FEE_SCHEDULES": str(TEST_SCHEDULES)})
+    return create_app({"TESTING": True, "FEE_SCHEDULES": str(TEST_SCHEDULES), "DATABASE_URL": records_url})
 
 
 def upload_form(fields, file_bytes, filename="in.csv"):

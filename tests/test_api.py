@@ -297,7 +297,7 @@ def test_a_bad_schedule_directory_stops_start_up(tmp_path):
 
     (tmp_path / "procedures.csv").write_text("cpt_code\n")
     with pytest.raises(ScheduleError, match="procedures.csv, line 1, column description"):
-        create_app({"FEE_SCHEDULES": str(tmp_path)})
+        create_app({"FEE_SCHEDULES": str(tmp_path), "SECRET_KEY": "x" * 32})
 
 
 def test_batch_answer_is_streamed_and_uploads_stay_in_memory(small_app):
@@ -317,9 +317,22 @@ def test_wsgi_refuses_to_start_on_bad_schedules_with_the_loaders_message(tmp_pat
     from pathlib import Path
 
     (tmp_path / "procedures.csv").write_text("cpt_code\n")
-    env = {**os.environ, "ESTIMATOR_FEE_SCHEDULES": str(tmp_path)}
+    env = {**os.environ, "ESTIMATOR_FEE_SCHEDULES": str(tmp_path), "ESTIMATOR_SECRET_KEY": "k" * 64}
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 1
     assert "procedures.csv, line 1, column description: required column is missing" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("key", "message"), [(None, "ESTIMATOR_SECRET_KEY is not set"), ("short", "too short")])
+def test_the_service_refuses_to_start_without_a_real_secret_key(key, message):
+    import os
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "ESTIMATOR_SECRET_KEY"}
+    if key:
+        env["ESTIMATOR_SECRET_KEY"] = key
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr

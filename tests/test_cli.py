@@ -114,6 +114,7 @@ def test_serve_starts_the_service_on_the_given_schedules():
             "--workers",
             "1",
         ],
+        env={**__import__("os").environ, "ESTIMATOR_SECRET_KEY": "s" * 64},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

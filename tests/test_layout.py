@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "estimator"
 MAY_IMPORT = {
     "core": set(),
     "batch": {"core"},
-    "cli": {"core", "batch", "importers"},
+    "cli": {"core", "batch", "importers", "records"},
     "web": {"core", "batch", "records"},
     "importers": {"core"},
     "records": {"core"},

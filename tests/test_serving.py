@@ -32,6 +32,8 @@ class Server:
             "ESTIMATOR_WORKERS": "2",
             "ESTIMATOR_THREADS": str(threads),
             "ESTIMATOR_FEE_SCHEDULES": str(TEST_SCHEDULES),
+            "ESTIMATOR_SECRET_KEY": "s" * 64,
+            "ESTIMATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'records.sqlite3'}",
         }
         command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"]
         with open(self.log, "wb") as log:

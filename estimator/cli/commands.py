@@ -108,6 +108,28 @@ def build_parser():
         p.add_argument("--dry-run", action="store_true", help="print the report and change nothing")
         p.add_argument("--report", metavar="FILE", help="also write the report as JSON to FILE")
 
+    db = sub.add_parser("db", help="the records database: schema migrations and retention")
+    dbs = db.add_subparsers(dest="action", required=True)
+    dbs.add_parser("upgrade", help="create or update the schema ($ESTIMATOR_DATABASE_URL, else a SQLite file)")
+    purge = dbs.add_parser("purge", help="delete saved estimates created before a date (at least 6 years ago)")
+    purge.add_argument("--before", type=_date, required=True, metavar="YYYY-MM-DD")
+    users = sub.add_parser("users", help="staff accounts")
+    us = users.add_subparsers(dest="action", required=True)
+    add = us.add_parser("add", help="add a staff user; the password is read from standard input")
+    add.add_argument("email")
+    add.add_argument("--admin", action="store_true")
+    us.add_parser("list", help="list the staff users")
+    off = us.add_parser("disable", help="disable a staff user (their sessions and tokens stop working)")
+    off.add_argument("email")
+    tokens = sub.add_parser("tokens", help="API tokens of staff users")
+    ts = tokens.add_subparsers(dest="action", required=True)
+    make = ts.add_parser("create", help="print a new API token for the user (its only line)")
+    make.add_argument("email")
+    revoke = ts.add_parser("revoke", help="revoke a token by its number (the digits after est_)")
+    revoke.add_argument("token_id")
+    audit = sub.add_parser("audit", help="who created, read, printed, exported or superseded a record, and when")
+    audit.add_argument("--record", required=True, help="the record's id or number (GFE-YYYY-NNNNNN)")
+
     chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
     return parser
@@ -122,6 +144,8 @@ def main(argv=None):
             return _serve(args)
         if args.command == "import":
             return _import(args)
+        if args.command in ("db", "users", "tokens", "audit"):
+            return _records(args)
         schedules = load_schedules(args.fee_schedules)
         if args.command == "estimate":
             return _estimate(args, schedules)
@@ -129,6 +153,74 @@ def main(argv=None):
     except ScheduleError as exc:
         print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
         return 2
+
+
+def _records(args):
+    """The records commands: database, users, tokens, audit."""
+    from ..records import db
+    from ..records import service as records
+    from ..records.accounts import AccountError, add_user, create_token, disable_user, revoke_token
+    from ..records.models import SavedEstimate, User
+
+    if args.command == "db" and args.action == "upgrade":
+        db.upgrade()
+        print("The records database is up to date.", file=sys.stderr)
+        return 0
+    session = db.make_sessions(db.make_engine())()
+    try:
+        if args.command == "db":
+            count = records.purge(session, args.before)
+            print(f"Deleted {count:,} saved estimates created before {args.before}.", file=sys.stderr)
+        elif args.command == "users" and args.action == "add":
+            password = sys.stdin.readline().rstrip("\n")
+            user = add_user(session, args.email, password, args.admin)
+            print(f"Added {user.email}{' (admin)' if user.is_admin else ''}.", file=sys.stderr)
+        elif args.command == "users" and args.action == "list":
+            from sqlalchemy import select
+
+            for user in session.scalars(select(User).order_by(User.id)):
+                state = "active" if user.is_active else "disabled"
+                print(f"{user.email}\t{'admin' if user.is_admin else 'staff'}\t{state}")
+        elif args.command == "users":
+            disable_user(session, args.email)
+            print(f"Disabled {args.email}.", file=sys.stderr)
+        elif args.command == "tokens" and args.action == "create":
+            print(create_token(session, args.email))
+        elif args.command == "tokens":
+            revoke_token(session, args.token_id.removeprefix("est_").split("_")[0])
+            print(f"Revoked token {args.token_id}.", file=sys.stderr)
+        else:
+            from sqlalchemy import select
+
+            key = args.record.strip()
+            record_id = (
+                int(key)
+                if key.isdigit()
+                else session.scalar(select(SavedEstimate.id).where(SavedEstimate.number == key.upper()))
+            )
+            if record_id is None:
+                raise records.RecordError(f"no saved estimate {key}")
+            for event in records.audit_trail(session, record_id):
+                who = event.user.email if event.user else "-"
+                print(f"{event.at.isoformat(timespec='seconds')}\t{event.action}\t{who}\t{event.via}")
+    except (AccountError, records.RecordError, ValueError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:  # the database is missing, unreachable, or its schema is behind
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        print(
+            f"The records database cannot be used ({type(exc).__name__}): run python -m estimator db upgrade, "
+            "and check ESTIMATOR_DATABASE_URL.",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        session.close()
+        session.bind.dispose()
+    return 0
 
 
 def _import(args):

@@ -6,7 +6,7 @@ from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, config, http, pages
+from . import api, auth, config, http, pages, records_pages, saved
 from .store import ScheduleStore
 
 
@@ -42,8 +42,12 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["schedule_store"] = ScheduleStore(app.config["FEE_SCHEDULES"], app.config["RELOAD_INTERVAL"])
     http.init_app(app, html_renderer=pages.render_error_page)
-    api.init_app(app)
+    auth.init_app(app)
+    smorest = api.init_app(app)
+    smorest.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    smorest.register_blueprint(saved.blp)
     pages.init_app(app)
-    pages.csrf.exempt(api.api_blp)  # the JSON API takes no cookies, so it cannot be forged cross-site
-    pages.csrf.exempt(api.health_blp)
+    records_pages.init_app(app)
+    for blueprint in (api.api_blp, api.health_blp, saved.blp):
+        pages.csrf.exempt(blueprint)  # the JSON API takes no cookies (a bearer token), so it cannot be forged
     return app

@@ -31,7 +31,20 @@ DEFAULTS = {
     "SESSION_COOKIE_SECURE": False,
     # Proxies in front of the service whose X-Forwarded-* headers are trusted (0 = none).
     "PROXY_HOPS": 0,
+    # The records database (saved estimates, users, audit): ESTIMATOR_DATABASE_URL; None = a SQLite
+    # file in the instance folder.
+    "DATABASE_URL": None,
+    # Failed sign-ins allowed per address and email in LOGIN_WINDOW seconds before sign-in is refused.
+    "LOGIN_ATTEMPTS": 5,
+    "LOGIN_WINDOW": 900,
 }
+
+#: The shortest secret key taken as real.
+MIN_SECRET = 32
+
+
+class ConfigError(Exception):
+    """The configuration cannot serve: the service does not start."""
 
 
 def init_app(app, test_config=None):
@@ -41,6 +54,13 @@ def init_app(app, test_config=None):
     if test_config:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
-        # No secret is ever committed: without ESTIMATOR_SECRET_KEY each process draws its own, which
-        # serves one process (or gunicorn with --preload, where workers share the master's app).
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        if not (app.debug or app.testing):
+            # Sessions sign staff sign-ins: a key drawn at start would log everyone out at each restart
+            # and differ between servers. No secret is ever committed.
+            raise ConfigError(
+                "ESTIMATOR_SECRET_KEY is not set: give a random secret of at least 32 characters, for example "
+                "from: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # debug and tests: one for this process
+    elif len(str(app.config["SECRET_KEY"])) < MIN_SECRET and not (app.debug or app.testing):
+        raise ConfigError(f"ESTIMATOR_SECRET_KEY is too short: give at least {MIN_SECRET} random characters")

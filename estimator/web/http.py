@@ -61,7 +61,19 @@ def field_errors(data):
         for value in messages.values():
             flat.update(value if isinstance(value, dict) else {"_body": value})
         messages = flat
-    return {field: _message_list(value) for field, value in messages.items()}
+    return _nested(messages)
+
+
+def _nested(messages, prefix=""):
+    """Nested objects' messages keyed by their dotted path (``provider.npi``); list items' stay within
+    their field's messages."""
+    out = {}
+    for field, value in messages.items():
+        if isinstance(value, dict) and value and all(isinstance(k, str) and not k.isdigit() for k in value):
+            out.update(_nested(value, f"{prefix}{field}."))
+        else:
+            out[f"{prefix}{field}"] = _message_list(value)
+    return out
 
 
 def _message_list(value):

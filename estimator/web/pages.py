@@ -6,6 +6,7 @@ Thin adapters over :mod:`estimator.service`, like the API: the same engine, the 
 import base64
 import datetime as dt
 import io
+import json
 import math
 
 from flask import Blueprint, current_app, render_template, request
@@ -71,6 +72,7 @@ def _line_count(form):
 def _form_values(form):
     """What the form holds, to show it again: shared fields as typed, and every line row."""
     values = {name: form.get(name, "").strip() for name in REQUEST_FIELDS if name not in LINE_FIELD_NAMES}
+    values["supersedes"] = form.get("supersedes", "").strip()
     lines = []
     for i in range(_line_count(form)):
         lines.append(
@@ -128,7 +130,7 @@ def _show_form(values, errors, status=200):
 
 @bp.get("/")
 def form():
-    """The estimate form, with sensible defaults."""
+    """The estimate form, with sensible defaults, or filled from a saved estimate being corrected."""
     values = {
         "payer_id": "medicare",
         "setting": "office",
@@ -136,7 +138,42 @@ def form():
         "date_of_service": dt.date.today().isoformat(),
         "lines": [{"cpt_code": "20971", "units": "1"}] + [{} for _ in range(FORM_LINES - 1)],
     }
+    prefill = _prefill(request.args.get("prefill"))
+    if prefill:
+        values = prefill
+        values["supersedes"] = request.args.get("supersedes", "")
     return _show_form(values, {})
+
+
+def _prefill(text):
+    """Form values from a saved request (JSON): shared fields as text, coinsurance as a percent, lines."""
+    try:
+        saved = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(saved, dict):
+        return None
+    values = {
+        k: str(v) for k, v in saved.items() if k in REQUEST_FIELDS and k not in LINE_FIELD_NAMES and v is not None
+    }
+    if "coinsurance" in values:
+        try:
+            values["coinsurance"] = f"{float(values['coinsurance']) * 100:g}"
+        except ValueError:
+            pass
+    lines = saved.get("lines") if isinstance(saved.get("lines"), list) else [saved]
+    values["lines"] = [
+        {
+            "cpt_code": str(line.get("cpt_code", "")),
+            "modifiers": list(line.get("modifiers") or []),
+            "units": str(line.get("units", "") or ""),
+        }
+        for line in lines[:MAX_FORM_LINES]
+        if isinstance(line, dict)
+    ] or [{}]
+    while len(values["lines"]) < FORM_LINES:
+        values["lines"].append({})
+    return values
 
 
 @bp.post("/estimate")
@@ -160,11 +197,14 @@ def estimate():
         if "coinsurance" in errors and errors["coinsurance"] != [PERCENT_MESSAGE]:
             errors["coinsurance"] = [PERCENT_MESSAGE]  # the form asks a percent, not the API's fraction
         return _show_form(values, errors, 422)
+    saved = {**fields, "lines": lines} if len(lines) > 1 else {**fields, **lines[0]}
+    extra = {"saved_request": json.dumps(saved), "supersedes": values.get("supersedes", "")}
     if len(lines) > 1:
-        return _encounter_page(answer)
+        return _encounter_page(answer, extra)
     template = "good_faith_estimate.html" if answer["good_faith_estimate"] else "result.html"
     return render_template(
         template,
+        **extra,
         a=answer,
         items=_items([answer]) if answer["good_faith_estimate"] else None,
         chart=range_chart(answer),
@@ -174,7 +214,7 @@ def estimate():
     )
 
 
-def _encounter_page(answer):
+def _encounter_page(answer, extra):
     """The visit's page: a table of lines and the totals (or a Good Faith Estimate listing each line)."""
     baseline = {
         level: sum(line["baseline_range"][level] for line in answer["lines"]) for level in ("low", "expected", "high")
@@ -183,6 +223,7 @@ def _encounter_page(answer):
     template = "good_faith_estimate.html" if answer["good_faith_estimate"] else "encounter.html"
     return render_template(
         template,
+        **extra,
         a=answer,
         items=_items(answer["lines"]) if answer["good_faith_estimate"] else None,
         chart=chart,

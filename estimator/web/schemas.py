@@ -19,6 +19,7 @@ from ..core.glossary import (
     SUPPORTED_MODIFIERS,
     US_STATES,
 )
+from ..records import details
 
 #: Most modifiers a line may carry: more than any real claim line, few enough to check cheaply.
 MAX_MODIFIERS = 10
@@ -352,3 +353,152 @@ class ErrorSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"example": {"units": [intake.UNITS_RANGE]}},
     )
+
+
+# Saved estimates (SPEC section 9) ------------------------------------------------------------------------
+
+
+def _check(rule, message):
+    def validate_(value):
+        if not rule(value):
+            raise ValidationError(message)
+
+    return validate_
+
+
+class AddressSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    line = fields.String(required=True, validate=validate.Length(1, 200))
+    city = fields.String(required=True, validate=validate.Length(1, 100))
+    state = fields.String(
+        required=True, validate=_check(details.state_is_valid, "Not a US state or territory: give its two-letter code.")
+    )
+    postal_code = fields.String(required=True, validate=_check(details.zip_is_valid, "Give 5 digits, or ZIP+4."))
+
+
+class PartySchema(Schema):
+    """A provider or facility: name, NPI (with its check digit), TIN, address."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    npi = fields.String(
+        required=True,
+        validate=_check(details.npi_is_valid, "Not a valid NPI: 10 digits whose last is the check digit."),
+        metadata={"example": "1234567893"},
+    )
+    tin = fields.String(
+        required=True,
+        validate=_check(details.tin_is_valid, "Not a valid TIN: an EIN such as 12-3456789, or 9 digits."),
+        metadata={"example": "12-3456789"},
+    )
+    address = fields.Nested(AddressSchema, required=True)
+
+
+class PatientSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    birth_date = fields.Date(
+        required=True, validate=_check(details.birth_date_is_valid, "Give a date of birth between 1900 and today.")
+    )
+
+
+ICD10 = r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$"
+
+
+class GoodFaithDetailsSchema(Schema):
+    """Who the estimate is for and who gives it."""
+
+    class Meta:
+        unknown = RAISE
+
+    patient = fields.Nested(PatientSchema, required=True)
+    provider = fields.Nested(PartySchema, required=True)
+    facility = fields.Nested(PartySchema, allow_none=True)
+    diagnosis_codes = fields.List(
+        fields.String(validate=validate.Regexp(ICD10, error="Not an ICD-10-CM code, such as M54.16.")),
+        validate=validate.Length(max=12),
+    )
+
+
+class SaveEstimateSchema(GoodFaithDetailsSchema):
+    """A request of section 3 or an encounter of section 7, and the Good Faith Estimate's details."""
+
+    estimate = fields.Dict(
+        required=True,
+        metadata={
+            "description": "A request (POST /api/v1/estimates) or an encounter (POST /api/v1/encounters).",
+            "example": {
+                "payer_id": "self_pay",
+                "zip": "30303",
+                "date_of_service": "2026-12-15",
+                "lines": [{"cpt_code": "99213"}, {"cpt_code": "64635"}],
+            },
+        },
+    )
+
+
+class SupersedeSchema(Schema):
+    """The corrected request, and the details (the old record's where left out)."""
+
+    class Meta:
+        unknown = RAISE
+
+    estimate = fields.Dict(required=True)
+    patient = fields.Nested(PatientSchema)
+    provider = fields.Nested(PartySchema)
+    facility = fields.Nested(PartySchema, allow_none=True)
+    diagnosis_codes = fields.List(fields.String(validate=validate.Regexp(ICD10)), validate=validate.Length(max=12))
+
+
+class SavedEstimateSchema(Schema):
+    id = fields.Integer()
+    number = fields.String(metadata={"example": "GFE-2026-000123"})
+    created_at = fields.String(metadata={"format": "date-time"})
+    created_by = fields.String()
+    supersedes = fields.Integer(allow_none=True)
+    superseded_by = fields.Integer(allow_none=True)
+    fee_schedules = fields.Dict(metadata={"description": "directory, content hash and load time"})
+    estimate = fields.Dict()
+    answer = fields.Dict(metadata={"description": "The answer as computed when saved (sections 5 or 7)."})
+    patient = fields.Dict()
+    provider = fields.Dict()
+    facility = fields.Dict(allow_none=True)
+    diagnosis_codes = fields.List(fields.String())
+
+
+class SavedSummarySchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    created_at = fields.String()
+    patient_name = fields.String()
+    patient_birth_date = fields.String()
+    codes = fields.List(fields.String())
+    total_expected = fields.Float()
+    superseded = fields.Boolean()
+
+
+class SavedListSchema(Schema):
+    items = fields.List(fields.Nested(SavedSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class SavedQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(metadata={"description": "Part of the patient's name."})
+    birth_date = fields.Date()
+    number = fields.String()
+    code = fields.String()
+    created_from = fields.Date()
+    created_to = fields.Date()
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))

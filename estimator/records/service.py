@@ -1,0 +1,195 @@
+"""Saved estimates (SPEC section 9): save one as computed, read, list, supersede, purge; every access
+audited. A saved estimate is never changed: a correction is a new one that names the old."""
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import exists, func, select
+
+from ..core.errors import RequestError
+from ..core.schedules import FILES, OPTIONAL_FILES
+from ..core.service import estimate_encounter, estimate_one
+from .models import AuditEvent, SavedEstimate, SavedLine, utcnow
+
+#: A provider must keep a Good Faith Estimate for 6 years.
+RETENTION_YEARS = 6
+MAX_PAGE = 100
+
+
+class RecordError(Exception):
+    """A records operation refused (unknown record, a purge date too recent, ...)."""
+
+
+def schedules_version(schedules, loaded_at):
+    """The fee-schedule version an answer was computed on: directory, content hash, load time."""
+    digest = hashlib.sha256()
+    for name in (*FILES, *OPTIONAL_FILES):
+        path = Path(schedules.directory) / name
+        if path.exists():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return {
+        "directory": schedules.directory,
+        "hash": digest.hexdigest(),
+        "loaded_at": dt.datetime.fromtimestamp(loaded_at, dt.UTC),
+    }
+
+
+def compute(request, schedules):
+    """The answer of a saved estimate's request: an encounter (with ``lines``) or a single request."""
+    if isinstance(request, dict) and "lines" in request:
+        return estimate_encounter(request, schedules)
+    if not isinstance(request, dict):
+        raise RequestError({"estimate": ["Give the estimate's request as an object."]})
+    return estimate_one(request, schedules)
+
+
+def _lines(answer):
+    if "lines" in answer:
+        return [
+            (
+                line["line"],
+                line["cpt_code"],
+                " ".join(line["modifiers"]),
+                line["units"],
+                line["allowed_amount"]["expected"],
+            )
+            for line in answer["lines"]
+        ]
+    return [
+        (1, answer["cpt_code"], " ".join(answer["modifiers"]), answer["units"], answer["allowed_amount"]["expected"])
+    ]
+
+
+def audit(session, user, action, estimate_id, via):
+    session.add(AuditEvent(user_id=user.id if user else None, action=action, estimate_id=estimate_id, via=via))
+
+
+def save(session, user, request, details, schedules, loaded_at, via, supersedes=None):
+    """Compute and save an estimate with its Good Faith Estimate details; returns the saved record.
+
+    Raises ``RequestError`` (the request's messages) when the request is invalid. The record's number,
+    ``GFE-<year>-<id>``, comes from its primary key, so it is unique however many workers save at once.
+    """
+    answer = compute(request, schedules)
+    version = schedules_version(schedules, loaded_at)
+    created = utcnow()
+    record = SavedEstimate(
+        request=request,
+        answer=answer,
+        details=details,
+        patient_name=details["patient"]["name"],
+        patient_birth_date=dt.date.fromisoformat(str(details["patient"]["birth_date"])),
+        total_expected=answer["patient_responsibility"]["expected"],
+        schedules_directory=version["directory"],
+        schedules_hash=version["hash"],
+        schedules_loaded_at=version["loaded_at"],
+        created_by_id=user.id,
+        created_at=created,
+        supersedes_id=supersedes.id if supersedes is not None else None,
+    )
+    session.add(record)
+    session.flush()  # the id, in this transaction
+    record.number = f"GFE-{created.year}-{record.id:06d}"
+    for line, code, modifiers, units, charge in _lines(answer):
+        session.add(
+            SavedLine(
+                estimate_id=record.id,
+                line=line,
+                cpt_code=code,
+                modifiers=modifiers,
+                units=units,
+                expected_charge=charge,
+            )
+        )
+    audit(session, user, "supersede" if supersedes is not None else "create", record.id, via)
+    if supersedes is not None:
+        audit(session, user, "superseded", supersedes.id, via)
+    session.commit()
+    return record
+
+
+def get(session, user, record_id, via, action="read"):
+    record = session.get(SavedEstimate, record_id)
+    if record is None:
+        raise RecordError(f"no saved estimate {record_id}")
+    audit(session, user, action, record.id, via)
+    session.commit()
+    return record
+
+
+def superseded_by(session, record):
+    """The record that corrects this one, or None."""
+    return session.scalar(select(SavedEstimate).where(SavedEstimate.supersedes_id == record.id))
+
+
+def search(
+    session,
+    user,
+    via,
+    name=None,
+    birth_date=None,
+    number=None,
+    code=None,
+    created_from=None,
+    created_to=None,
+    page=1,
+    per_page=20,
+):
+    """Saved estimates matching every filter given, newest first; returns (records, total)."""
+    query = select(SavedEstimate)
+    if name:
+        query = query.where(func.lower(SavedEstimate.patient_name).contains(name.strip().lower(), autoescape=True))
+    if birth_date:
+        query = query.where(SavedEstimate.patient_birth_date == birth_date)
+    if number:
+        query = query.where(SavedEstimate.number == number.strip().upper())
+    if code:
+        query = query.where(
+            exists().where((SavedLine.estimate_id == SavedEstimate.id) & (SavedLine.cpt_code == code.strip().upper()))
+        )
+    if created_from:
+        query = query.where(SavedEstimate.created_at >= dt.datetime.combine(created_from, dt.time(), dt.UTC))
+    if created_to:
+        end = dt.datetime.combine(created_to + dt.timedelta(days=1), dt.time(), dt.UTC)
+        query = query.where(SavedEstimate.created_at < end)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    per_page = max(1, min(int(per_page), MAX_PAGE))
+    records = session.scalars(
+        query.order_by(SavedEstimate.id.desc()).offset((max(1, int(page)) - 1) * per_page).limit(per_page)
+    ).all()
+    audit(session, user, "list", None, via)
+    session.commit()
+    return records, total
+
+
+def purge(session, before, today=None):
+    """Delete the records created before ``before``; refuses a date less than 6 years ago."""
+    today = today or dt.date.today()
+    limit = (
+        today.replace(year=today.year - RETENTION_YEARS)
+        if not (today.month == 2 and today.day == 29)
+        else (today.replace(year=today.year - RETENTION_YEARS, day=28))
+    )
+    if before > limit:
+        raise RecordError(f"records must be kept {RETENTION_YEARS} years: give a date on or before {limit.isoformat()}")
+    cutoff = dt.datetime.combine(before, dt.time(), dt.UTC)
+    old = session.scalars(select(SavedEstimate).where(SavedEstimate.created_at < cutoff)).all()
+    ids = [r.id for r in old]
+    for record in old:
+        for line in record.lines:
+            session.delete(line)
+    session.flush()
+    # records that supersede a purged one keep their own content; the link goes with the old record
+    for newer in session.scalars(select(SavedEstimate).where(SavedEstimate.supersedes_id.in_(ids))).all():
+        newer.supersedes_id = None
+    session.flush()
+    for record in old:
+        session.delete(record)
+    audit(session, None, "purge", None, "cli")
+    session.commit()
+    return len(ids)
+
+
+def audit_trail(session, record_id):
+    return session.scalars(select(AuditEvent).where(AuditEvent.estimate_id == record_id).order_by(AuditEvent.id)).all()
