@@ -32,7 +32,7 @@ def examples():
 
 def test_every_command_line_example_names_the_virtualenvs_python():
     assert examples()
-    for interpreter in re.findall(r"(\S*python3?) -m estimator", README):
+    for interpreter in re.findall(r"([^\s(]*python3?) -m estimator", README):
         assert interpreter == ".venv/bin/python", interpreter
 
 

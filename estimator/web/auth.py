@@ -87,7 +87,9 @@ class FailedSignIns:
             self.failures.pop(self._key(email), None)
 
 
-failed_sign_ins = FailedSignIns()
+def failed_sign_ins():
+    """This app's count of failed sign-ins."""
+    return current_app.extensions["failed_sign_ins"]
 
 
 def init_app(app):
@@ -95,6 +97,7 @@ def init_app(app):
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["records_engine"] = engine
     app.extensions["records_sessions"] = make_sessions(engine)
+    app.extensions["failed_sign_ins"] = FailedSignIns()
     login_manager.init_app(app)
 
     @app.errorhandler(SQLAlchemyError)

@@ -32,16 +32,16 @@ def login():
     if request.method == "GET":
         return render_template("login.html", error=None, email="", next=request.args.get("next", ""))
     email, password = request.form.get("email", ""), request.form.get("password", "")
-    wait = failed_sign_ins.wait(email)
+    wait = failed_sign_ins().wait(email)
     if wait:
         message = f"Too many failed sign-ins. Try again in {wait // 60 + 1} minutes."
         return render_template("login.html", error=message, email=email, next=request.form.get("next", "")), 429
     user = sign_in(db(), email, password)
     if user is None:
-        failed_sign_ins.failed(email)
+        failed_sign_ins().failed(email)
         message = "The email or the password is not right, or the account is disabled."
         return render_template("login.html", error=message, email=email, next=request.form.get("next", "")), 401
-    failed_sign_ins.succeeded(email)
+    failed_sign_ins().succeeded(email)
     login_user(user)
     return redirect(_safe_next(request.form.get("next")) or url_for("records.index"))
 
