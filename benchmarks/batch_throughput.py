@@ -4,8 +4,9 @@
                                           [--encounters 0.3]
 
 1. Generates a realistic request CSV (benchmarks/data/, reused when present).
-2. Times the floor pipeline (benchmarks/floor.py) and ``python -m estimator batch`` on it, alternately,
-   twice each, and prints the ratio of the best times (target: at most 2.5).
+2. Times the floor (``benchmarks/floor.py``, the team's yardstick) and ``python -m estimator batch`` on it,
+   alternately, twice each, each in a child process, and prints the ratio of the best times (target: at
+   most 2.0), rows per second and the peak memory of each.
 3. Times the single-estimate path in a per-row loop on a sample and prints the batch path's speed-up.
 4. With --memory-rows N, runs the command line on an N-row file and prints its peak memory.
 5. With --encounters SHARE, also times the command line on a file of the same rows with SHARE of them
@@ -22,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.floor import floor_pipeline  # noqa: E402
 from estimator.core.schedules import load_schedules  # noqa: E402
 from estimator.core.service import estimate_one  # noqa: E402
 
@@ -40,18 +40,31 @@ def request_file(rows, encounters=0.0):
     return path
 
 
+def timed(command):
+    """Wall time and peak resident memory (MiB, the kernel's high-water mark) of a child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT)
+    peak = 0
+    while child.poll() is None:
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.05)
+    if child.returncode:
+        raise RuntimeError(f"{command} failed")
+    return time.perf_counter() - started, peak / 1024
+
+
 def run_cli(source, target):
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q"], cwd=ROOT, check=True
+    return timed([sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q"])
+
+
+def run_floor(source, target):
+    return timed(
+        [sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(source), str(target), str(ROOT / "fee_schedules")]
     )
-    return time.perf_counter() - started
-
-
-def run_floor(source, target, schedules):
-    started = time.perf_counter()
-    floor_pipeline(source, target, schedules)
-    return time.perf_counter() - started
 
 
 def loop_rate(source, sample):
@@ -102,39 +115,42 @@ def main():
     parser.add_argument("--memory-rows", type=int, default=0)
     parser.add_argument("--encounters", type=float, default=0.0, metavar="SHARE")
     args = parser.parse_args()
-    source = request_file(args.rows)
-    schedules = load_schedules()
-    floor_times, cli_times = [], []
+    source = request_file(args.rows, args.encounters)
+    floor_runs, cli_runs = [], []
     for _ in range(2):
-        floor_times.append(run_floor(source, DATA / "floor-out.csv", schedules))
-        cli_times.append(run_cli(source, DATA / "batch-out.csv"))
-    floor, ours = min(floor_times), min(cli_times)
+        floor_runs.append(run_floor(source, DATA / "floor-out.csv"))
+        cli_runs.append(run_cli(source, DATA / "batch-out.csv"))
+    floor, ours = min(t for t, _ in floor_runs), min(t for t, _ in cli_runs)
     result = {
         "rows": args.rows,
+        "file": source.name,
         "floor_seconds": round(floor, 2),
         "batch_seconds": round(ours, 2),
         "ratio": round(ours / floor, 2),
         "batch_rows_per_second": round(args.rows / ours),
+        "floor_peak_mib": round(max(m for _, m in floor_runs)),
+        "batch_peak_mib": round(max(m for _, m in cli_runs)),
     }
-    loop = loop_rate(source, args.loop_sample)
+    loop = loop_rate(request_file(args.rows), args.loop_sample)
     result["single_estimate_loop_rows_per_second"] = round(loop)
     result["speed_up_over_loop"] = round(args.rows / ours / loop, 1)
     for name in ("floor-out.csv", "batch-out.csv"):
         (DATA / name).unlink()
     print(
-        f"{args.rows:,} rows: floor pipeline {floor:.1f} s, estimator batch {ours:.1f} s "
-        f"(start-up included): ratio {ours / floor:.2f}; {args.rows / ours:,.0f} rows/s"
+        f"{args.rows:,} rows ({source.name}): floor {floor:.1f} s, estimator batch {ours:.1f} s "
+        f"(start-up included): ratio {ours / floor:.2f}; {args.rows / ours:,.0f} rows/s; peak memory "
+        f"floor {result['floor_peak_mib']:,} MiB, batch {result['batch_peak_mib']:,} MiB"
     )
     print(
         f"single-estimate path in a per-row loop: {loop:,.0f} rows/s; the batch path is "
         f"{args.rows / ours / loop:,.1f}x faster"
     )
     if args.encounters:
-        visits = request_file(args.rows, args.encounters)
+        plain_file = request_file(args.rows)
         plain_times, visit_times = [], []
         for _ in range(2):
-            plain_times.append(run_cli(source, DATA / "batch-out.csv"))
-            visit_times.append(run_cli(visits, DATA / "batch-out.csv"))
+            plain_times.append(run_cli(plain_file, DATA / "batch-out.csv")[0])
+            visit_times.append(run_cli(source, DATA / "batch-out.csv")[0])
         (DATA / "batch-out.csv").unlink()
         plain, visit = min(plain_times), min(visit_times)
         result.update(
