@@ -122,3 +122,97 @@ def test_dask_keeps_encounters_that_straddle_partitions_whole(shipped, tmp_path,
         target = tmp_path / f"dask-{blocksize}.csv"
         estimate_with_dask(source, target, shipped, TODAY, scheduler=dask_client, blocksize=blocksize)
         assert target.read_bytes() == single.read_bytes(), blocksize
+
+
+@pytest.mark.slow
+def test_the_command_line_on_a_real_dask_cluster_of_a_scheduler_and_two_workers(tmp_path):
+    """`dask scheduler` and two `dask worker` processes on loopback, as on a cluster of machines: the
+    batch command with --scheduler gives the pandas engine's output byte for byte."""
+    import os
+    import socket
+    import time
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}  # the workers import the project, as on any machine of it
+    logs = tmp_path / "cluster.log"
+    with open(logs, "wb") as log:
+        processes = [
+            subprocess.Popen(
+                [
+                    dask,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--dashboard-address",
+                    ":0",
+                    "--no-show",
+                ],
+                stdout=log,
+                stderr=log,
+                env=env,
+            )
+        ]
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            for _ in range(2):
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            dask,
+                            "worker",
+                            address,
+                            "--nthreads",
+                            "1",
+                            "--host",
+                            "127.0.0.1",
+                            "--dashboard-address",
+                            ":0",
+                            "--no-nanny",
+                        ],
+                        stdout=log,
+                        stderr=log,
+                        env=env,
+                    )
+                )
+            run = [
+                sys.executable,
+                "-m",
+                "estimator",
+                "batch",
+                "--fee-schedules",
+                str(TEST_SCHEDULES),
+                "-q",
+                "--today",
+                TODAY.isoformat(),
+            ]
+            on_cluster = tmp_path / "cluster.csv"
+            done = subprocess.run(
+                [*run, "--engine", "dask", "--scheduler", address, str(GOLDEN_IN), "-o", str(on_cluster)],
+                capture_output=True,
+                cwd=root,
+                env=env,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr.decode() + logs.read_text(errors="replace")[-2000:]
+            single = tmp_path / "single.csv"
+            assert subprocess.run([*run, str(GOLDEN_IN), "-o", str(single)], cwd=root).returncode == 0
+            assert on_cluster.read_bytes() == single.read_bytes() == GOLDEN_OUT.read_bytes()
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
