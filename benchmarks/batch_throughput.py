@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import timed  # noqa: E402
 from estimator.core.schedules import load_schedules  # noqa: E402
 from estimator.core.service import estimate_one  # noqa: E402
 
@@ -38,23 +39,6 @@ def request_file(rows, encounters=0.0):
         extra = ["--encounters", str(encounters)] if encounters else []
         subprocess.run([sys.executable, str(script), str(rows), str(path), *extra], check=True)
     return path
-
-
-def timed(command):
-    """Wall time and peak resident memory (MiB, the kernel's high-water mark) of a child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT)
-    peak = 0
-    while child.poll() is None:
-        try:
-            status = Path(f"/proc/{child.pid}/status").read_text()
-            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
-        except (OSError, StopIteration):
-            pass
-        time.sleep(0.05)
-    if child.returncode:
-        raise RuntimeError(f"{command} failed")
-    return time.perf_counter() - started, peak / 1024
 
 
 def run_cli(source, target):
@@ -83,29 +67,11 @@ def loop_rate(source, sample):
 
 
 def peak_memory(rows):
-    """Peak resident memory (MiB) and seconds of the command line on an ``rows``-row file.
-
-    The peak is the kernel's high-water mark of the child (VmHWM), read while it runs.
-    """
-    source = request_file(rows)
+    """Peak resident memory (MiB) and seconds of the command line on an ``rows``-row file."""
     target = DATA / "memory-out.csv"
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q"], cwd=ROOT
-    )
-    peak = 0
-    while child.poll() is None:
-        try:
-            status = Path(f"/proc/{child.pid}/status").read_text()
-            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
-        except (OSError, StopIteration):
-            pass
-        time.sleep(0.2)
-    seconds = time.perf_counter() - started
+    seconds, peak = run_cli(request_file(rows), target)
     target.unlink()
-    if child.returncode:
-        raise RuntimeError("the batch run failed")
-    return peak / 1024, seconds
+    return peak, seconds
 
 
 def main():

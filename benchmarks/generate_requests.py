@@ -16,21 +16,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from estimator.core.glossary import SHARED_FIELDS  # noqa: E402
 from estimator.core.schedules import load_schedules  # noqa: E402
 
-SHARED = (
-    "payer_id",
-    "zip",
-    "setting",
-    "network",
-    "date_of_service",
-    "deductible",
-    "coinsurance",
-    "copay",
-    "oop_max",
-    "deductible_met",
-    "oop_met",
-)
+SHARED = [field for field in SHARED_FIELDS if field != "region_id"]  # the generator gives ZIP codes
 
 
 def group_encounters(frame, share, rng):

@@ -17,10 +17,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.measure import timed  # noqa: E402
+
 DATA = ROOT / "benchmarks" / "data"
 BARE = (
     "import ijson, sys\n"
@@ -38,24 +41,6 @@ def tic_file(megabytes):
     return path
 
 
-def timed(command):
-    """Wall time and peak resident memory (MiB) of a child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while child.poll() is None:
-        try:
-            status = Path(f"/proc/{child.pid}/status").read_text()
-            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
-        except (OSError, StopIteration):
-            pass
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    if child.returncode:
-        raise RuntimeError(child.stderr.read().decode())
-    return seconds, peak / 1024
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megabytes", type=int, default=2000)
@@ -65,7 +50,7 @@ def main():
     bare_times, import_times, peaks = [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(args.rounds):
-            bare_times.append(timed([sys.executable, "-c", BARE, str(source)])[0])
+            bare_times.append(timed([sys.executable, "-c", BARE, str(source)], quiet=True)[0])
             target = Path(scratch) / "schedules"
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(ROOT / "fee_schedules", target)
@@ -83,7 +68,7 @@ def main():
                 "--into",
                 str(target),
             ]
-            seconds, peak = timed(command)
+            seconds, peak = timed(command, quiet=True)
             import_times.append(seconds)
             peaks.append(peak)
     bare, ours = min(bare_times), min(import_times)

@@ -443,17 +443,12 @@ class SaveEstimateSchema(GoodFaithDetailsSchema):
     )
 
 
-class SupersedeSchema(Schema):
+class SupersedeSchema(GoodFaithDetailsSchema):
     """The corrected request, and the details (the old record's where left out)."""
-
-    class Meta:
-        unknown = RAISE
 
     estimate = fields.Dict(required=True)
     patient = fields.Nested(PatientSchema)
     provider = fields.Nested(PartySchema)
-    facility = fields.Nested(PartySchema, allow_none=True)
-    diagnosis_codes = fields.List(fields.String(validate=validate.Regexp(ICD10)), validate=validate.Length(max=12))
 
 
 class SavedEstimateSchema(Schema):
