@@ -6,6 +6,7 @@ A screenshot of the result page is saved under test-artifacts/ to be looked at.
 
 import csv
 import io
+import json
 import os
 import threading
 from pathlib import Path
@@ -283,3 +284,78 @@ def test_a_self_pay_visit_prints_as_one_good_faith_estimate(page, server, client
     page.emulate_media(media="print")
     ARTIFACTS.mkdir(exist_ok=True)
     page.pdf(path=str(ARTIFACTS / "visit-good-faith-estimate.pdf"))
+
+
+def test_a_new_staff_user_saves_a_self_pay_visit_finds_prints_exports_and_corrects_it(page, server, records_url):
+    """As a new user would, in Chromium: sign in, estimate a self-pay visit, save it as a Good Faith
+    Estimate, find it in the list, open the printable record, export it as FHIR, correct it."""
+    from estimator.records.accounts import add_user
+    from estimator.records.db import make_engine, make_sessions
+
+    session = make_sessions(make_engine(records_url))()
+    add_user(session, "front.desk@clinic.example", "a long passphrase here")
+    session.close()
+    session.bind.dispose()
+
+    page.goto(server + "/records")
+    assert "/login" in page.url
+    page.fill("#email", "front.desk@clinic.example")
+    page.fill("#password", "a long passphrase here")
+    page.click("button[type=submit]")
+    assert page.url.endswith("/records")
+
+    page.goto(server + "/")
+    page.select_option("#cpt_code", "99213")
+    page.select_option("#lines-1-cpt_code", "64635")
+    page.select_option("#payer_id", "self_pay")
+    page.fill("#zip", "30303")
+    page.fill("#date_of_service", "2026-12-15")
+    page.click("text=Estimate the cost")
+    page.click("text=Save as Good Faith Estimate")
+    page.fill("#patient_name", "Ana Browser")
+    page.fill("#patient_birth_date", "1970-02-03")
+    page.fill("#provider_name", "Peachtree Spine Clinic")
+    page.fill("#provider_npi", "1234567893")
+    page.fill("#provider_tin", "12-3456789")
+    page.fill("#provider_address_line", "1 Main St")
+    page.fill("#provider_address_city", "Atlanta")
+    page.fill("#provider_address_state", "GA")
+    page.fill("#provider_address_postal_code", "30303")
+    page.click("text=Save the Good Faith Estimate")
+    number = page.locator('[data-field="number"]').inner_text()
+    assert number.startswith("GFE-") and "Ana Browser" in page.inner_text("main")
+
+    page.goto(server + "/records?name=browser")
+    assert page.locator(f'tr[data-record="{number}"]').count() == 1
+    page.click(f"text={number}")
+    page.emulate_media(media="print")
+    assert page.locator("header.site").is_hidden()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "saved-good-faith-estimate.pdf"))
+    page.emulate_media(media="screen")
+    with page.expect_download() as info:
+        page.click("text=Export as FHIR")
+    bundle = json.loads(Path(info.value.path()).read_text())
+    assert bundle["resourceType"] == "Bundle" and bundle["identifier"]["value"] == number
+
+    page.click("text=Correct this estimate")
+    page.select_option("#lines-1-cpt_code", "64636")  # the wrong level was billed
+    page.click("text=Estimate the cost")
+    page.click("text=Save as the correction")
+    for field, value in [
+        ("#patient_name", "Ana Browser"),
+        ("#patient_birth_date", "1970-02-03"),
+        ("#provider_name", "Peachtree Spine Clinic"),
+        ("#provider_npi", "1234567893"),
+        ("#provider_tin", "12-3456789"),
+        ("#provider_address_line", "1 Main St"),
+        ("#provider_address_city", "Atlanta"),
+        ("#provider_address_state", "GA"),
+        ("#provider_address_postal_code", "30303"),
+    ]:
+        page.fill(field, value)
+    page.click("text=Save the Good Faith Estimate")
+    newer = page.locator('[data-field="number"]').inner_text()
+    assert newer != number
+    page.goto(server + "/records?name=browser")
+    assert f"superseded by {newer}" in page.inner_text("main")

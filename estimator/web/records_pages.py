@@ -88,7 +88,13 @@ def new():
         abort(400)
     supersedes = request.form.get("supersedes", "").strip()
     if "patient_name" not in request.form:
-        return render_template("save.html", estimate=estimate, supersedes=supersedes, values={}, errors={})
+        values = {}
+        if supersedes.isdigit():  # a correction: the old record's details, to change where they were wrong
+            try:
+                values = _form_values(records.get(db(), page_user(), int(supersedes), "web").details)
+            except records.RecordError:
+                abort(404)
+        return render_template("save.html", estimate=estimate, supersedes=supersedes, values=values, errors={})
     form = request.form
     fields = {
         "patient": {"name": form.get("patient_name", ""), "birth_date": form.get("patient_birth_date", "")},
@@ -115,6 +121,22 @@ def new():
         db().rollback()
         abort(422)
     return redirect(url_for("records.show", record_id=record.id))
+
+
+def _form_values(details):
+    """The save form's fields from saved details."""
+    values = {
+        "patient_name": details["patient"]["name"],
+        "patient_birth_date": details["patient"]["birth_date"],
+        "diagnosis_codes": " ".join(details.get("diagnosis_codes") or []),
+    }
+    for prefix in ("provider", "facility"):
+        party = details.get(prefix) or {}
+        for key in ("name", "npi", "tin"):
+            values[f"{prefix}_{key}"] = party.get(key, "")
+        for key, value in (party.get("address") or {}).items():
+            values[f"{prefix}_address_{key}"] = value
+    return values
 
 
 def _party(form, prefix):
