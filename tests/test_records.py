@@ -340,3 +340,32 @@ def test_two_workers_saving_at_once_get_distinct_numbers(site):
     assert [w.wait(timeout=600) for w in workers] == [0, 0]
     numbers = session.scalars(select(SavedEstimate.number).where(SavedEstimate.patient_name == "Load Test")).all()
     assert len(numbers) == 1000 and len(set(numbers)) == 1000
+
+
+def test_failed_sign_ins_are_counted_across_workers(site, database):
+    first, _, _ = site
+    second = create_app({"TESTING": True, "DATABASE_URL": database, "RELOAD_INTERVAL": 0})  # another worker
+    for app, times in ((first, 3), (second, 2)):
+        client = app.test_client()
+        for _ in range(times):
+            token = token_of(client, "/login")
+            client.post("/login", data={"csrf_token": token, "email": "staff@example.org", "password": "nope"})
+    for app in (first, second):
+        client = app.test_client()
+        token = token_of(client, "/login")
+        response = client.post("/login", data={"csrf_token": token, "email": "staff@example.org", "password": PASSWORD})
+        assert response.status_code == 429
+    second.extensions["records_engine"].dispose()
+
+
+def test_the_migrations_make_the_schema_the_models_describe(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from estimator.records.models import Base
+
+    engine = create_engine(database)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()

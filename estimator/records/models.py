@@ -107,3 +107,14 @@ class AuditEvent(Base):
     via: Mapped[str] = mapped_column(String(10))  # api, web, cli
 
     user: Mapped[User | None] = relationship()
+
+
+class SignInFailure(Base):
+    """A failed sign-in, by a hash of the address and email it came with: shared by every worker and
+    server of the installation, so repeated failures are slowed whichever process they reach."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

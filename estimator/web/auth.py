@@ -1,20 +1,20 @@
 """Staff sign-in for the saved records: web sessions (Flask-Login) and API bearer tokens; the records
 database session of each request; failed sign-ins slowed down."""
 
+import datetime as dt
+import hashlib
 import logging
-import threading
-import time
-from collections import defaultdict, deque
 
 from flask import current_app, g, request
 from flask_login import LoginManager, current_user
 from flask_smorest import abort
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
 from ..records.accounts import user_for_token
 from ..records.db import make_engine, make_sessions
-from ..records.models import User
+from ..records.models import SignInFailure, User, as_utc, utcnow
 from .http import http_error_response
 
 log = logging.getLogger(__name__)
@@ -59,32 +59,39 @@ def page_user():
 
 
 class FailedSignIns:
-    """Failed sign-ins per address and email in a sliding window: past the limit, sign-in waits."""
-
-    def __init__(self):
-        self.failures = defaultdict(deque)
-        self.lock = threading.Lock()
+    """Failed sign-ins per address and email in a sliding window, kept in the records database (by a
+    hash of the two), so that every worker and server sees them: past the limit, sign-in waits."""
 
     def _key(self, email):
-        return request.remote_addr or "", email.strip().lower()
+        text = f"{request.remote_addr or ''}\n{email.strip().lower()}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _since(self):
+        return utcnow() - dt.timedelta(seconds=current_app.config["LOGIN_WINDOW"])
 
     def wait(self, email):
         """Seconds before another try is allowed (0: now)."""
-        window, limit = current_app.config["LOGIN_WINDOW"], current_app.config["LOGIN_ATTEMPTS"]
-        with self.lock:
-            times = self.failures[self._key(email)]
-            now = time.monotonic()
-            while times and now - times[0] > window:
-                times.popleft()
-            return int(window - (now - times[0])) + 1 if len(times) >= limit else 0
+        session = db()
+        times = session.scalars(
+            select(SignInFailure.at)
+            .where(SignInFailure.key == self._key(email), SignInFailure.at >= self._since())
+            .order_by(SignInFailure.at)
+        ).all()
+        if len(times) < current_app.config["LOGIN_ATTEMPTS"]:
+            return 0
+        oldest = as_utc(times[-current_app.config["LOGIN_ATTEMPTS"]])
+        return int((oldest - self._since()).total_seconds()) + 1
 
     def failed(self, email):
-        with self.lock:
-            self.failures[self._key(email)].append(time.monotonic())
+        session = db()
+        session.add(SignInFailure(key=self._key(email)))
+        session.execute(delete(SignInFailure).where(SignInFailure.at < self._since()))  # old ones go
+        session.commit()
 
     def succeeded(self, email):
-        with self.lock:
-            self.failures.pop(self._key(email), None)
+        session = db()
+        session.execute(delete(SignInFailure).where(SignInFailure.key == self._key(email)))
+        session.commit()
 
 
 def failed_sign_ins():
