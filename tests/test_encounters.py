@@ -284,6 +284,8 @@ def test_totals_are_sums_of_lines_and_do_not_depend_on_their_order(shipped, shar
         for level in LEVELS:
             paid = line["patient_responsibility"][level] - line["balance_billing"][level]
             assert round(paid + line["payer_responsibility"][level], 2) == line["allowed_amount"][level]
+    if len({(line["cpt_code"], tuple(line.get("modifiers") or ())) for line in lines}) < len(lines):
+        return  # equal fees are ranked by line order (E2, E4): see the worked case below
     shuffled = data.draw(st.permutations(lines))
     again = valid_encounter(shipped, shared, shuffled)
     # Equal fees are ranked by line order, so the same amounts may fall on other lines and round there
@@ -310,6 +312,22 @@ def test_adding_a_line_never_lowers_the_patients_total_while_it_reduces_no_other
         # every line is rounded on its own (E5): a cent per line either way
         slack = 0.01 * len(after["lines"]) + 1e-9
         assert after["patient_responsibility"][level] >= before["patient_responsibility"][level] - slack
+
+
+def test_lines_of_equal_fee_are_ranked_by_their_order_which_can_change_the_totals(shipped):
+    """Worked by hand (example PPO, out of network, Manhattan, where its 64483 rate is a local $400; the
+    low figures): the line ranked first keeps 100 %, the other is halved; out of network each line's
+    balance bill is max(0, billed - allowed) (E3, per line), and the billed charge is not reduced.
+    64483 x 1 first: allowed 0.7 x 400 = 280 over its billed 236 x 1.1506 = 271.54, so no balance bill;
+    64483 x 2 then at 0.5: allowed 280, billed 543.08, balance 263.08: the patient (deductible not met)
+    pays 823.08. Given the other way round: 64483 x 2 first at 0.75 (420, balance 123.08) and 64483 x 1 at
+    0.5 (140, balance 131.54): 814.62."""
+    shared = {"payer_id": "example_ppo", "zip": "10001", "network": "out", "date_of_service": "2025-06-01"}
+    one, two = {"cpt_code": "64483"}, {"cpt_code": "64483", "units": 2}
+    first = estimate_encounter({**shared, "lines": [one, two]}, shipped, TODAY)
+    second = estimate_encounter({**shared, "lines": [two, one]}, shipped, TODAY)
+    assert (first["patient_responsibility"]["low"], second["patient_responsibility"]["low"]) == (823.08, 814.62)
+    assert first["allowed_amount"]["low"] == second["allowed_amount"]["low"] == 560.0
 
 
 def test_a_line_that_outranks_a_reduced_line_can_lower_the_patients_total(shipped):
