@@ -6,6 +6,7 @@ Dates become whole days since 1970-01-01 (``int64``), with ``OPEN_END`` for a bl
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -106,6 +107,14 @@ class Column:
 #: Multiple-procedure indicators (SPEC section 7): only 2 is reduced when several procedures are done.
 MULTIPLE_PROCEDURE_INDICATORS = ("0", "2", "9")
 
+#: The benefit figures of payers.csv and of benefit_periods.csv.
+BENEFIT_COLUMNS = (
+    Column("deductible", "number", required=False, minimum=0, maximum=MAX_MONEY),
+    Column("coinsurance", "number", required=False, minimum=0, maximum=1),
+    Column("copay", "number", required=False, minimum=0, maximum=MAX_MONEY),
+    Column("oop_max", "number", required=False, minimum=0, maximum=MAX_MONEY),
+)
+
 FILES = {
     "procedures.csv": (
         Column("cpt_code", "pattern", choices=(CPT_PATTERN, "a 5-character CPT or HCPCS code")),
@@ -132,10 +141,7 @@ FILES = {
         Column("payer_id", "pattern", choices=(PAYER_PATTERN, "lower-case letters, digits, '-' and '_'")),
         Column("name", "text"),
         Column("kind", "choice", choices=PAYER_KINDS),
-        Column("deductible", "number", required=False, minimum=0, maximum=MAX_MONEY),
-        Column("coinsurance", "number", required=False, minimum=0, maximum=1),
-        Column("copay", "number", required=False, minimum=0, maximum=MAX_MONEY),
-        Column("oop_max", "number", required=False, minimum=0, maximum=MAX_MONEY),
+        *BENEFIT_COLUMNS,
         Column("oon_factor", "number", required=False, above=0, maximum=MAX_FACTOR),
         Column("balance_billing", "bool"),
         Column("multiple_procedure_factor", "number", required=False, above=0, maximum=1, optional=True),
@@ -186,10 +192,7 @@ OPTIONAL_FILES = {
         Column("payer_id", "text"),
         Column("effective_from", "date"),
         Column("effective_to", "date", required=False),
-        Column("deductible", "number", required=False, minimum=0, maximum=MAX_MONEY),
-        Column("coinsurance", "number", required=False, minimum=0, maximum=1),
-        Column("copay", "number", required=False, minimum=0, maximum=MAX_MONEY),
-        Column("oop_max", "number", required=False, minimum=0, maximum=MAX_MONEY),
+        *BENEFIT_COLUMNS,
         Column("source", "text", required=False),
     ),
 }
@@ -209,14 +212,18 @@ class _Collector:
             self.problems.append(ScheduleProblem(self.file, int(self.lines[i]), column, text))
 
 
-def _read_table(path, problems):
-    """Read a CSV file as text cells; returns (frame, line numbers) or (None, None) if unreadable."""
+def _read_table(path, problems, digest):
+    """Read a CSV file as text cells; returns (frame, line numbers) or (None, None) if unreadable.
+
+    ``digest`` (a hash) takes the file's name and bytes: the content hash of the directory as loaded.
+    """
     name = path.name
     try:
         raw = path.read_bytes()
     except OSError as exc:
         problems.append(ScheduleProblem(name, None, None, f"cannot be read: {exc.strerror}"))
         return None, None
+    digest.update(name.encode() + b"\0" + raw)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -405,6 +412,8 @@ class Schedules:
     """A validated fee-schedule directory, ready for the engine. Frames are never mutated."""
 
     directory: str
+    #: SHA-256 of the files' names and bytes as loaded: which version of the schedules an answer used.
+    content_hash: str
     procedures: pd.DataFrame
     payers: pd.DataFrame
     rates: pd.DataFrame
@@ -492,6 +501,7 @@ def load_schedules(directory=None):
     if not directory.is_dir():
         raise ScheduleError([ScheduleProblem(str(directory), None, None, "is not a directory")])
     typed = {}
+    digest = hashlib.sha256()
     for name, spec in {**FILES, **OPTIONAL_FILES}.items():
         path = directory / name
         if not path.exists():
@@ -500,7 +510,7 @@ def load_schedules(directory=None):
             else:
                 typed[name] = _parse_columns(name, pd.DataFrame(columns=[c.name for c in spec]), [], spec, [])
             continue
-        frame, lines = _read_table(path, problems)
+        frame, lines = _read_table(path, problems, digest)
         if frame is not None:
             before = len(problems)
             typed[name] = _parse_columns(name, frame, lines, spec, problems)
@@ -511,7 +521,7 @@ def load_schedules(directory=None):
     _cross_checks(typed, problems)
     if problems:
         raise ScheduleError(problems)
-    return _build(directory, typed)
+    return _build(directory, typed, digest.hexdigest())
 
 
 def _cross_checks(t, problems):
@@ -610,7 +620,7 @@ def _addon_references(procedures, problems):
     report.add(bad, "addon_to", messages)
 
 
-def _build(directory, t):
+def _build(directory, t, content_hash):
     procedures = t["procedures.csv"].drop(columns="line")
     procedures["bilateral_indicator"] = procedures["bilateral_indicator"].astype("int64")
     indicator = procedures["multiple_procedure_indicator"].replace("", "0")
@@ -635,6 +645,7 @@ def _build(directory, t):
         rule_index=RowIndex(rules, RULE_FIELDS, RULE_WEIGHTS),
         benefit_index=RowIndex(periods, ["payer_id"], [1]),
         directory=str(directory),
+        content_hash=content_hash,
         procedures=procedures.set_index("cpt_code", drop=False),
         payers=payers.set_index("payer_id", drop=False),
         rates=rates,

@@ -2,13 +2,10 @@
 audited. A saved estimate is never changed: a correction is a new one that names the old."""
 
 import datetime as dt
-import hashlib
-from pathlib import Path
 
 from sqlalchemy import exists, func, select
 
 from ..core.errors import RequestError
-from ..core.schedules import FILES, OPTIONAL_FILES
 from ..core.service import estimate_encounter, estimate_one
 from .models import AuditEvent, SavedEstimate, SavedLine, utcnow
 
@@ -23,14 +20,9 @@ class RecordError(Exception):
 
 def schedules_version(schedules, loaded_at):
     """The fee-schedule version an answer was computed on: directory, content hash, load time."""
-    digest = hashlib.sha256()
-    for name in (*FILES, *OPTIONAL_FILES):
-        path = Path(schedules.directory) / name
-        if path.exists():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
     return {
         "directory": schedules.directory,
-        "hash": digest.hexdigest(),
+        "hash": schedules.content_hash,
         "loaded_at": dt.datetime.fromtimestamp(loaded_at, dt.UTC),
     }
 
