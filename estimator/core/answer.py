@@ -19,25 +19,43 @@ def _number(x):
 
 def to_answer(row, schedules):
     """The JSON-ready answer for one valid estimate row (a mapping of the engine's columns)."""
-    components = [_component(row, "professional")]
-    if row["facility_priced"]:
-        components.append(_component(row, "facility"))
-    payers = schedules.arrays["payers"]
-    payer_name = payers["name"][int(row["payer_position"])]
     answer = {
         "cpt_code": row["cpt_code"],
         "description": row["description"],
+        **_place(row, schedules),
+        "modifiers": row["modifiers"].split(),
+        "units": int(row["units"]),
+        "date_of_service": row["date_of_service"],
+        "baseline_range": _baseline(row),
+        **_figures(row),
+        "good_faith_estimate": bool(row["good_faith_estimate"]),
+        "warnings": _warnings(row),
+        "explanation": explain(row),
+    }
+    if answer["good_faith_estimate"]:
+        answer["good_faith_notice"] = GOOD_FAITH_NOTICE
+    return answer
+
+
+def _place(row, schedules):
+    """Who pays and where: the fields a visit's lines share."""
+    return {
         "payer_id": row["payer_id"],
-        "payer_name": payer_name,
+        "payer_name": schedules.arrays["payers"]["name"][int(row["payer_position"])],
         "region_id": row["region_id"] or None,
         "region_name": row["region_name"] or None,
         "zip": row["zip"] or None,
         "setting": row["setting"],
         "network": row["network"],
-        "modifiers": row["modifiers"].split(),
-        "units": int(row["units"]),
-        "date_of_service": row["date_of_service"],
-        "baseline_range": _baseline(row),
+    }
+
+
+def _figures(row):
+    """A line's money, its components, its reduction, its cost sharing and its prior authorization."""
+    components = [_component(row, "professional")]
+    if row["facility_priced"]:
+        components.append(_component(row, "facility"))
+    return {
         "allowed_amount": _levels(row, "allowed"),
         "patient_responsibility": _levels(row, "patient"),
         "payer_responsibility": _levels(row, "payer"),
@@ -46,13 +64,7 @@ def to_answer(row, schedules):
         "reduction_factor": float(row["reduction_factor"]),
         "cost_sharing": _cost_sharing(row),
         "prior_authorization": _prior_authorization(row),
-        "good_faith_estimate": bool(row["good_faith_estimate"]),
-        "warnings": row["warnings"].split(MESSAGE_SEPARATOR) if row["warnings"] else [],
-        "explanation": explain(row),
     }
-    if answer["good_faith_estimate"]:
-        answer["good_faith_notice"] = GOOD_FAITH_NOTICE
-    return answer
 
 
 def _baseline(row):
@@ -80,54 +92,33 @@ def _warnings(row):
 def to_encounter_answer(rows, schedules):
     """The JSON-ready answer of SPEC section 7 for the rows (lines, in order) of one valid encounter."""
     head = rows[0]
-    payers = schedules.arrays["payers"]
-    lines = []
-    for i, row in enumerate(rows, start=1):
-        components = [_component(row, "professional")]
-        if row["facility_priced"]:
-            components.append(_component(row, "facility"))
-        lines.append(
-            {
-                "line": i,
-                "cpt_code": row["cpt_code"],
-                "description": row["description"],
-                "modifiers": row["modifiers"].split(),
-                "units": int(row["units"]),
-                "baseline_range": _baseline(row),
-                "reduction_factor": float(row["reduction_factor"]),
-                "allowed_amount": _levels(row, "allowed"),
-                "patient_responsibility": _levels(row, "patient"),
-                "payer_responsibility": _levels(row, "payer"),
-                "balance_billing": _levels(row, "balance_billing"),
-                "components": components,
-                "cost_sharing": _cost_sharing(row),
-                "prior_authorization": _prior_authorization(row),
-                "warnings": _warnings(row),
-                "explanation": explain(row),
-            }
-        )
+    lines = [
+        {
+            "line": i,
+            "cpt_code": row["cpt_code"],
+            "description": row["description"],
+            "modifiers": row["modifiers"].split(),
+            "units": int(row["units"]),
+            "baseline_range": _baseline(row),
+            **_figures(row),
+            "warnings": _warnings(row),
+            "explanation": explain(row),
+        }
+        for i, row in enumerate(rows, start=1)
+    ]
     status = head["encounter_pa_status"]
     deciding = [line["line"] for line in lines if line["prior_authorization"]["status"] == status]
     reason = lines[deciding[0] - 1]["prior_authorization"]["reason"] if deciding else ""
     warnings = list(dict.fromkeys(w for line in lines for w in line["warnings"]))
     answer = {
-        "payer_id": head["payer_id"],
-        "payer_name": payers["name"][int(head["payer_position"])],
-        "region_id": head["region_id"] or None,
-        "region_name": head["region_name"] or None,
-        "zip": head["zip"] or None,
-        "setting": head["setting"],
-        "network": head["network"],
+        **_place(head, schedules),
         "date_of_service": head["date_of_service"],
         "lines": lines,
         "allowed_amount": _levels(head, "encounter_allowed"),
         "patient_responsibility": _levels(head, "encounter_patient"),
         "payer_responsibility": _levels(head, "encounter_payer"),
         "balance_billing": _levels(head, "encounter_balance_billing"),
-        "cost_sharing": {
-            field: _optional(head[field])
-            for field in ("deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met")
-        },
+        "cost_sharing": _benefits(head),
         "prior_authorization": {
             "status": status,
             "crd_code": CRD_CODES.get(status),
@@ -197,11 +188,16 @@ def _optional(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _cost_sharing(row):
-    out = {
+def _benefits(row):
+    """The plan figures used (shared by a visit's lines)."""
+    return {
         field: _optional(row[field])
         for field in ("deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met")
     }
+
+
+def _cost_sharing(row):
+    out = _benefits(row)
     for part in ("deductible_part", "coinsurance_part", "copay_part", "cap_reduction"):
         out[part] = _levels(row, part)
     return out

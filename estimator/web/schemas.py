@@ -151,13 +151,16 @@ class ComponentSchema(Schema):
     allowed_amount = fields.Nested(LevelsSchema)
 
 
-class CostSharingSchema(Schema):
+class BenefitsSchema(Schema):
     deductible = fields.Float()
     coinsurance = fields.Float()
     copay = fields.Float()
     oop_max = fields.Float(allow_none=True)
     deductible_met = fields.Float()
     oop_met = fields.Float()
+
+
+class CostSharingSchema(BenefitsSchema):
     deductible_part = fields.Nested(LevelsSchema)
     coinsurance_part = fields.Nested(LevelsSchema)
     copay_part = fields.Nested(LevelsSchema)
@@ -230,15 +233,6 @@ class EncounterPriorAuthSchema(Schema):
     crd_code = fields.String(allow_none=True, metadata={"enum": ["auth-needed", "no-auth", "conditional", None]})
     reason = fields.String(metadata={"description": "The reason of the first line with this status."})
     lines = fields.List(fields.Integer(), metadata={"description": "The lines with this status."})
-
-
-class BenefitsSchema(Schema):
-    deductible = fields.Float()
-    coinsurance = fields.Float()
-    copay = fields.Float()
-    oop_max = fields.Float(allow_none=True)
-    deductible_met = fields.Float()
-    oop_met = fields.Float()
 
 
 class EncounterSchema(Schema):
