@@ -19,7 +19,7 @@ from ..core import encounters
 from ..core.errors import InputFileError
 from ..core.glossary import BATCH_COLUMNS, ENCOUNTER_COLUMNS, ENCOUNTER_ID, REQUEST_FIELDS, REQUIRED_FIELDS
 from ..core.matching import factorize
-from ..core.service import batch_table
+from ..core.service import batch_table, stripped_cells
 
 #: Cells a spreadsheet would run as a formula.
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
@@ -388,7 +388,7 @@ class EncounterCarry:
                 chunk, pending = _join(pending, chunk), None
             upcoming = next(chunks, None)
             if upcoming is not None:
-                ids = _stripped_ids(chunk[1])
+                ids = stripped_cells(chunk[1][ENCOUNTER_ID])
                 run = _trailing_run(ids)
                 if 0 < run <= encounters.MAX_LINES:
                     if run == len(ids):
@@ -400,7 +400,7 @@ class EncounterCarry:
 
     def problems(self, raw):
         """Per row of a regrouped chunk, the id problems that only the earlier chunks show."""
-        ids = _stripped_ids(raw)
+        ids = stripped_cells(raw[ENCOUNTER_ID])
         out = np.full(len(ids), None, dtype=object)
         lead = _leading_run(ids, self.spill) if self.spill else 0
         out[:lead] = encounters.TOO_MANY_LINES
@@ -418,12 +418,6 @@ class EncounterCarry:
         run = _trailing_run(ids)
         self.spill = ids[-1] if run > encounters.MAX_LINES else None
         return out
-
-
-def _stripped_ids(raw):
-    codes, uniques = factorize(raw[ENCOUNTER_ID].to_numpy(object))
-    stripped = np.array([u.strip() if isinstance(u, str) else "" for u in uniques] or [""], dtype=object)
-    return stripped[codes]
 
 
 def _trailing_run(ids):

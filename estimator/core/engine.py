@@ -167,8 +167,6 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
         shares = encounters.share_costs(line_encounter, order, first, allowed, balance, benefits, work["self_pay"])
         auth = prior_authorization(work, schedules)
         auth["encounter_pa_status"] = encounters.status(line_encounter, auth["pa_status"], work["self_pay"])
-        starts = np.flatnonzero(encounters.starts_of(line_encounter))
-        line_position = np.arange(len(line_encounter)) - starts[line_encounter]
 
         result = {
             **work,
@@ -180,10 +178,8 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
             **shares,
             **auth,
             "encounter": line_encounter,
-            "line_index": line_position,
             "unit_fee": fee,
             "reduction_factor": factor,
-            "first_in_order": first,
         }
         result["addon_note"] = _addon_notes(result, schedules)
         result["warning_flags"] = _warning_flags(result)

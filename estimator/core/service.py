@@ -129,8 +129,8 @@ def batch_table(raw, schedules, today=None, row_problems=None, encounter_problem
     """
     encounter = None
     if ENCOUNTER_ID in raw:
-        ids = _stripped(raw[ENCOUNTER_ID])
-        shared = {f: _stripped(raw[f]) for f in SHARED_FIELDS if f in raw}
+        ids = stripped_cells(raw[ENCOUNTER_ID])
+        shared = {f: stripped_cells(raw[f]) for f in SHARED_FIELDS if f in raw}
         encounter, problems = encounters.from_ids(ids, shared)
         if encounter_problems is not None:
             problems = np.where(problems == None, encounter_problems, problems)  # noqa: E711
@@ -159,8 +159,8 @@ def batch_table(raw, schedules, today=None, row_problems=None, encounter_problem
     return pd.concat([raw, table], axis=1), fallback
 
 
-def _stripped(column):
-    """A column of text cells, stripped (once per distinct value)."""
+def stripped_cells(column):
+    """A column of text cells, stripped, blank for a missing cell (once per distinct value)."""
     cells = np.asarray(column, dtype=object)
     codes, uniques = pd.factorize(cells)
     stripped = np.array([u.strip() if isinstance(u, str) else "" for u in uniques] + [""], dtype=object)

@@ -61,16 +61,16 @@ def field_errors(data):
         for value in messages.values():
             flat.update(value if isinstance(value, dict) else {"_body": value})
         messages = flat
-    return _nested(messages)
+    return dotted_errors(messages)
 
 
-def _nested(messages, prefix=""):
+def dotted_errors(messages, prefix=""):
     """Nested objects' messages keyed by their dotted path (``provider.npi``); list items' stay within
     their field's messages."""
     out = {}
     for field, value in messages.items():
         if isinstance(value, dict) and value and all(isinstance(k, str) and not k.isdigit() for k in value):
-            out.update(_nested(value, f"{prefix}{field}."))
+            out.update(dotted_errors(value, f"{prefix}{field}."))
         else:
             out[f"{prefix}{field}"] = _message_list(value)
     return out

@@ -15,6 +15,7 @@ from ..records import fhir
 from ..records import service as records
 from ..records.accounts import sign_in
 from .auth import db, failed_sign_ins, page_user
+from .http import dotted_errors
 from .schemas import GoodFaithDetailsSchema
 
 bp = Blueprint("records", __name__)
@@ -106,7 +107,7 @@ def new():
     try:
         details = GoodFaithDetailsSchema().load(fields)
     except ValidationError as exc:
-        errors = _flat(exc.messages)
+        errors = {key.replace(".", "_"): text for key, text in dotted_errors(exc.messages).items()}
         return render_template("save.html", estimate=estimate, supersedes=supersedes, values=form, errors=errors), 422
     details["patient"]["birth_date"] = details["patient"]["birth_date"].isoformat()
     old = None
@@ -151,16 +152,6 @@ def _party(form, prefix):
             "postal_code": form.get(f"{prefix}_address_postal_code", "").strip(),
         },
     }
-
-
-def _flat(messages, prefix=""):
-    out = {}
-    for key, value in messages.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}_"))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 @bp.get("/records/<int:record_id>")
