@@ -1,6 +1,6 @@
 """The floor for batch estimation: the least work that any CSV-to-CSV estimator of this kind must do.
-Copied unchanged, apart from this first paragraph, from the team's yardstick script `bench/floor.py`, so
-that the project's benchmarks stand alone.
+Copied from the team's yardstick script `bench/floor.py`, changed only in this paragraph and in layout (the
+project's formatter), so that the project's benchmarks stand alone.
 
     python floor.py REQUESTS.csv OUT.csv FEE_SCHEDULE_DIR
 
