@@ -212,7 +212,10 @@ def test_the_command_line_on_a_real_dask_cluster_of_a_scheduler_and_two_workers(
             assert subprocess.run([*run, str(GOLDEN_IN), "-o", str(single)], cwd=root).returncode == 0
             assert on_cluster.read_bytes() == single.read_bytes() == GOLDEN_OUT.read_bytes()
         finally:
-            for process in reversed(processes):
+            for process in reversed(processes):  # the workers first, while their scheduler still answers
                 process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:  # a worker may linger on its way out: it has done its work
+                    process.kill()
+                    process.wait(timeout=20)
