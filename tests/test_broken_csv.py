@@ -148,3 +148,76 @@ def test_the_reported_20000_row_file_comes_back_whole(small_app, tmp_path):
     assert sum(r[-1] != "" for r in rows) == 1
     api = small_app.test_client().post("/api/v1/estimates/batch", data=body, content_type="text/csv")
     assert api.get_data() == out
+
+
+# Broken rows in a file with visits, read in chunks of a few rows: an id cell that is not UTF-8, a stray
+# quote or a short row inside a visit that straddles two chunks is still reported in its own row.
+
+VISIT_HEADER = b"id,encounter_id,cpt_code,payer_id,note"
+VISIT_KINDS = (*KINDS, "id not utf-8")
+
+
+def visit_line(k, visit):
+    return b"ID%06d,%s,11111,plan,ok" % (k, visit)
+
+
+def build_visits(visits, mutations, endings):
+    lines = []
+    for v, size in enumerate(visits):
+        lines.extend(visit_line(len(lines), b"V%d" % v if size > 1 else b"") for _ in range(size))
+    for kind, index, position in mutations:
+        k = index % len(lines)
+        if kind == "id not utf-8":
+            lines[k] = lines[k].replace(b",V", b",V\xff\xfe", 1) if b",V" in lines[k] else lines[k]
+        else:
+            lines[k] = mutate(lines[k], kind, position)
+    out = [VISIT_HEADER + b"\n"] + [t + endings[k % len(endings)] for k, t in enumerate(lines)]
+    return b"".join(out), len(lines)
+
+
+_APPS = {}
+
+
+def _app(chunk_rows, records_url):
+    from estimator.web.app import create_app
+
+    if chunk_rows not in _APPS:
+        config = {"FEE_SCHEDULES": str(TEST_SCHEDULES), "BATCH_CHUNK_ROWS": chunk_rows, "DATABASE_URL": records_url}
+        _APPS[chunk_rows] = create_app({"TESTING": True, **config})
+    return _APPS[chunk_rows]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    visits=st.lists(st.integers(1, 4), min_size=1, max_size=12),
+    mutations=st.lists(st.tuples(st.sampled_from(VISIT_KINDS), st.integers(0, 1000), st.floats(0, 1)), max_size=4),
+    endings=st.lists(st.sampled_from(ENDINGS), min_size=1, max_size=2),
+    chunk_rows=st.sampled_from([1, 2, 3, 5]),
+)
+def test_broken_rows_in_visits_read_in_small_chunks_lose_no_line(
+    records_url, tmp_path_factory, visits, mutations, endings, chunk_rows
+):
+    body, n = build_visits(visits, mutations, endings)
+    folder = tmp_path_factory.mktemp("visits")
+    source, target = folder / "in.csv", folder / "out.csv"
+    source.write_bytes(body)
+    args = ["batch", str(source), "-o", str(target), "-q", "--fee-schedules", str(TEST_SCHEDULES)]
+    assert cli_main([*args, "--chunk-rows", str(chunk_rows)]) == 0
+    out = target.read_bytes()
+    api = (
+        _app(chunk_rows, records_url).test_client().post("/api/v1/estimates/batch", data=body, content_type="text/csv")
+    )
+    assert api.status_code == 200
+    assert api.get_data() == out
+    limit = csv.field_size_limit(1_000_000)
+    try:
+        rows = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))[1:]
+    finally:
+        csv.field_size_limit(limit)
+    text = "\n".join(",".join(r[:5]) for r in rows).replace('"', "").replace("\x00", "")
+    assert [int(m) for m in re.findall(r"ID(\d{6})", text)] == list(range(n))
+    for row in rows:
+        assert len(row) == 5 + 15
+        assert row[15] != "" or row[5] != ""  # each row has its figures or its error
+    if b"\xff" in body:
+        assert "\ufffd" in out.decode("utf-8")

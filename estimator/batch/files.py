@@ -4,7 +4,6 @@ Every path runs the same chunk function as the CSV stream (:func:`estimator.batc
 so their figures, warnings and errors are the same; only the reading and writing differ.
 """
 
-import io
 import time
 from itertools import chain
 from pathlib import Path
@@ -22,10 +21,10 @@ from .stream import (
     Tally,
     added_columns,
     clean_cells,
-    csv_header,
-    csv_text,
+    csv_bytes,
     estimate_csv,
     estimate_rows,
+    header_bytes,
     open_csv,
     passthrough_names,
 )
@@ -96,18 +95,14 @@ def _regrouped(batches, carry):
 
 class _CsvWriter:
     def __init__(self, sink, header):
-        import csv
-
-        self.text = io.TextIOWrapper(sink, encoding="utf-8", errors="replace", newline="")
-        self.writer = csv.writer(self.text, lineterminator="\n")
-        self.writer.writerow(csv_header(header))
+        self.sink = sink
+        sink.write(header_bytes(header))
 
     def write(self, table, inputs):
-        self.text.write(csv_text(table, inputs))
+        self.sink.write(csv_bytes(table, inputs))
 
     def close(self):
-        self.text.flush()
-        self.text.detach()
+        self.sink.flush()
 
 
 def _arrow_column(name, column):
@@ -153,8 +148,7 @@ def text_cells(table):
 def _csv_batches(source, chunk_rows):
     """(no original columns, text cells, row problems) per chunk of a CSV file."""
     with _open(source, "rb") as src:
-        text = io.TextIOWrapper(src, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        _, _, chunks = open_csv(text, chunk_rows)
+        _, _, chunks = open_csv(src, chunk_rows)
         for raw, problems in chunks:
             yield None, raw, problems
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..core import encounters
 from ..core.errors import InputFileError
 from ..core.glossary import BATCH_COLUMNS, ENCOUNTER_COLUMNS, ENCOUNTER_ID, REQUEST_FIELDS, REQUIRED_FIELDS
-from ..core.matching import factorize
+from ..core.matching import categorical_codes, factorize
 from ..core.service import batch_table, stripped_cells
 
 #: Cells a spreadsheet would run as a formula.
@@ -30,48 +30,55 @@ _BAD_BYTES = re.compile(r"[\udc80-\udcff]")
 DEFAULT_CHUNK_ROWS = 50_000
 
 
-def neutralise(column, quote=False):
-    """Prefix formula-like cells of a text column with an apostrophe, and write bytes that were not
-    UTF-8 as U+FFFD, so the output is always valid UTF-8 (once per distinct value).
+def neutral_texts(column, quote=False):
+    """(codes, texts) of a text column: each distinct cell once, formula-like cells prefixed with an
+    apostrophe and bytes that were not UTF-8 written as U+FFFD, so the output is always valid UTF-8.
+    ``texts`` ends with ``""``, the text of a missing cell (code -1 is mapped to it).
 
-    With ``quote``, also quote each cell as ``csv.writer`` would (minimal quoting), so that rows can be
-    joined with commas directly.
+    With ``quote``, each text is also quoted as ``csv.writer`` would (minimal quoting), so that rows can
+    be joined with commas directly.
     """
-    cells = np.asarray(column, dtype=object)
-    codes, uniques = factorize(cells)
-    fixed = [_neutral_text(_clean_text(u)) if isinstance(u, str) else u for u in uniques]
+    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    texts = [_neutral_text(_clean_text(u)) if isinstance(u, str) else "" for u in uniques]
     if quote:
-        fixed = ['"' + u.replace('"', '""') + '"' if _NEEDS_QUOTES.search(u) else u for u in fixed]
-    if fixed == uniques:
-        return cells
-    return np.array(fixed or [""], dtype=object)[codes]
+        texts = ['"' + t.replace('"', '""') + '"' if _NEEDS_QUOTES.search(t) else t for t in texts]
+    texts.append("")
+    if len(codes) and codes.min() < 0:
+        codes = np.where(codes < 0, len(texts) - 1, codes)
+    return codes, texts
+
+
+def neutralise(column, quote=False):
+    """A text column with formula-like cells neutralised and undecodable bytes replaced (see
+    :func:`neutral_texts`), as an object array."""
+    codes, texts = neutral_texts(column, quote)
+    return np.array(texts, dtype=object)[codes]
 
 
 def clean_cells(column):
     """A text column with bytes that were not UTF-8 written as U+FFFD (once per distinct value)."""
-    cells = np.asarray(column, dtype=object)
-    codes, uniques = factorize(cells)
-    fixed = [_clean_text(u) if isinstance(u, str) else u for u in uniques]
-    return cells if fixed == uniques else np.array(fixed or [""], dtype=object)[codes]
+    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    fixed = [_clean_text(u) if isinstance(u, str) else "" for u in uniques] + [""]
+    return np.array(fixed, dtype=object)[codes]
 
 
-def money_text(values):
-    """Dollar amounts as text with two decimals (blank for NaN), formatted once per distinct amount."""
+def money_texts(values):
+    """(codes, texts) of dollar amounts with two decimals, blank for NaN (the last text)."""
     codes, uniques = pd.factorize(np.asarray(values, dtype="float64"), use_na_sentinel=True)
-    text = np.array([f"{v:.2f}" for v in uniques.tolist()] + [""], dtype=object)
-    return text[codes]  # code -1 (NaN) takes the trailing ""
+    texts = [f"{v:.2f}" for v in uniques.tolist()] + [""]
+    return np.where(codes < 0, len(texts) - 1, codes), texts
 
 
-def factor_text(values):
-    """Factors as short text (``0.5``, ``0.6667``, blank for NaN), formatted once per distinct value."""
+def factor_texts(values):
+    """(codes, texts) of factors as short text (``0.5``, ``0.6667``), blank for NaN (the last text)."""
     codes, uniques = pd.factorize(np.asarray(values, dtype="float64"), use_na_sentinel=True)
-    text = np.array([f"{v:.4g}" for v in uniques.tolist()] + [""], dtype=object)
-    return text[codes]
+    texts = [f"{v:.4g}" for v in uniques.tolist()] + [""]
+    return np.where(codes < 0, len(texts) - 1, codes), texts
 
 
 def not_utf8(column):
     """Rows whose cell held bytes that are not UTF-8 (decoded as surrogates), once per distinct value."""
-    codes, uniques = factorize(np.asarray(column, dtype=object))
+    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
     bad = np.array([isinstance(u, str) and bool(_BAD_BYTES.search(u)) for u in uniques] or [False])
     return bad[codes] if bad.any() else np.zeros(len(codes), dtype=bool)
 
@@ -81,7 +88,7 @@ class _LineTap:
     given back with :meth:`push_back` are fed again before the rest of the stream."""
 
     def __init__(self, stream):
-        self.stream = iter(stream)
+        self.stream = stream
         self.lines = []
         self.pending = deque()
 
@@ -95,6 +102,69 @@ class _LineTap:
 
     def push_back(self, lines):
         self.pending.extendleft(reversed(lines))
+
+
+_LINE_END = re.compile(rb"\r\n?|\n")
+_READ_SIZE = 1 << 22
+
+
+class _ByteLines:
+    """A binary stream as lines of text (UTF-8, undecodable bytes kept as surrogates, a leading BOM
+    dropped, each line ending at ``\\n``, ``\\r\\n`` or ``\\r`` as ``open(newline="")`` reads them), or, where the
+    file is plain, as whole blocks of lines for a CSV parser in C (:meth:`plain_block`)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.buffer = b""
+        self.start = 0  # the unread part of ``buffer`` begins here
+        self.eof = False
+        self._read()
+        if self.buffer.startswith(b"\xef\xbb\xbf"):
+            self.start = 3
+
+    def _read(self):
+        data = self.stream.read(_READ_SIZE)
+        if not data:
+            self.eof = True
+        self.buffer = self.buffer[self.start :] + data if self.start else self.buffer + data
+        self.start = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while True:
+            match = _LINE_END.search(self.buffer, self.start)
+            if match is not None and (match.group() != b"\r" or match.end() < len(self.buffer) or self.eof):
+                line, self.start = self.buffer[self.start : match.end()], match.end()
+                return line.decode("utf-8", "surrogateescape")
+            if self.eof:
+                if self.start >= len(self.buffer):
+                    raise StopIteration
+                line, self.start = self.buffer[self.start :], len(self.buffer)
+                return line.decode("utf-8", "surrogateescape")
+            self._read()  # a line end not yet seen, or a ``\\r`` that a ``\\n`` may follow
+
+    def plain_block(self, rows):
+        """The bytes of the next ``rows`` lines (fewer at the end of the file) if they are plain CSV that
+        any reader splits alike: no quote, NUL or lone carriage return; else ``None``, and nothing is
+        consumed. The caller takes the block with :meth:`consume`."""
+        while not self.eof and self.buffer.count(b"\n", self.start) < rows:
+            self._read()
+        ends = np.flatnonzero(np.frombuffer(self.buffer, dtype=np.uint8, offset=self.start) == 10)
+        if len(ends) >= rows:
+            end = self.start + int(ends[rows - 1]) + 1
+        elif self.eof:
+            end = len(self.buffer)
+        else:
+            return None
+        block = self.buffer[self.start : end]
+        if b'"' in block or b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
+            return None
+        return block
+
+    def consume(self, block):
+        self.start += len(block)
 
 
 #: Most columns a batch file may have: a header beyond this is refused before any other work.
@@ -129,13 +199,13 @@ def passthrough_names(names, added=None):
     return out
 
 
-def _open_reader(text_stream):
+def _open_reader(lines):
     """The CSV reader positioned after a checked header: (reader, tap, header as written, names stripped).
 
     Header cells that were not UTF-8 are written with U+FFFD, and input columns that share a name with
     an output column are renamed (see :func:`passthrough_names`).
     """
-    tap = _LineTap(text_stream)
+    tap = _LineTap(lines)
     reader = csv.reader(tap, strict=True)  # a quote still open at the end of the file is an error
     try:
         header = next(reader, None)
@@ -256,25 +326,81 @@ class Tally:
         }
 
 
-def open_csv(text_stream, chunk_rows=DEFAULT_CHUNK_ROWS):
-    """Check a CSV's header now; returns (header as written, names stripped, chunks).
+def open_csv(source, chunk_rows=DEFAULT_CHUNK_ROWS):
+    """Check the header of a CSV read from binary stream ``source`` now; returns (header as written,
+    names stripped, chunks).
 
-    ``chunks`` yields (text cells as a DataFrame, {row index: problem}) of up to ``chunk_rows`` rows.
-    Raises ``InputFileError`` when the file as a whole cannot be read.
+    ``chunks`` yields (text cells as a DataFrame of categorical columns, {row index: problem}) of up to
+    ``chunk_rows`` rows. Runs of plain lines (no quotes, NUL bytes or lone carriage returns, valid
+    UTF-8, every row as wide as the header) are parsed by Arrow in C; any other run is read row by row
+    with the csv module, so that a broken row is reported in its own ``error`` cell. Both give the same
+    cells. Raises ``InputFileError`` when the file as a whole cannot be read.
     """
-    reader, tap, header, names = _open_reader(text_stream)
+    lines = _ByteLines(source)
+    reader, tap, header, names = _open_reader(lines)
 
     def chunks():
         while True:
+            frame = None if tap.pending else _plain_chunk(lines, chunk_rows, names)
+            if frame is not None:
+                if len(frame):
+                    yield frame, {}
+                continue
             rows, problems = _read_chunk(reader, tap, chunk_rows, len(header))
             if not rows:
                 return
-            frame = pd.DataFrame(rows, columns=names, dtype=object)
-            del rows  # only one chunk of rows alive at a time: less for the garbage collector to walk
+            frame = _coded_frame(zip(*rows, strict=True), names)
+            del rows  # only one chunk of rows alive at a time
             yield frame, problems
             del frame
 
     return header, names, chunks()
+
+
+def _plain_chunk(lines, chunk_rows, names):
+    """The next ``chunk_rows`` lines parsed by Arrow as text cells, or ``None`` (nothing consumed) when
+    they are not plain, not UTF-8 or not all as wide as the header; an empty frame for blank lines."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    block = lines.plain_block(chunk_rows)
+    if not block:
+        return None
+    keys = [str(i) for i in range(len(names))]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pacsv.ReadOptions(column_names=keys),
+            parse_options=pacsv.ParseOptions(quote_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={k: pa.string() for k in keys}, strings_can_be_null=False, check_utf8=True
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):  # a row of another width, or bytes that are not UTF-8
+        return None
+    lines.consume(block)
+    columns = []
+    for column in table.columns:
+        encoded = column.combine_chunks().dictionary_encode()
+        columns.append((encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()))
+    return _frame(columns, names)
+
+
+def _coded_frame(columns, names):
+    """A frame of categorical columns from columns of text cells (each factorised once)."""
+    coded = []
+    for cells in columns:
+        codes, uniques = pd.factorize(np.asarray(cells, dtype=object))
+        coded.append((codes, uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)))
+    return _frame(coded, names)
+
+
+def _frame(coded, names):
+    data = {}
+    for name, (codes, uniques) in zip(names, coded, strict=True):
+        categories = pd.Index(uniques, dtype=object)
+        data[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    return pd.DataFrame(data, copy=False)
 
 
 def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, summary=None):
@@ -286,37 +412,30 @@ def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progr
     ``estimated``, ``failed``, ``fallbacks`` (rows priced on the national baseline), ``prior_auth``
     (rows per status) and ``errors`` (rows per error message).
     """
-    text_in = io.TextIOWrapper(source, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-
-    def flush():
-        data = buffer.getvalue().encode("utf-8", errors="replace")  # cells are clean already: a safety net
-        buffer.seek(0)
-        buffer.truncate()
-        return data
-
-    try:
-        header, names, chunks = open_csv(text_in, chunk_rows)
-        writer.writerow(csv_header(header))
-        yield flush()
-        tally = Tally()
-        started = time.perf_counter()
-        carry = EncounterCarry() if ENCOUNTER_ID in names else None
-        if carry is not None:
-            chunks = ((raw, problems) for _, raw, problems in carry.regroup((None, r, q) for r, q in chunks))
-        for raw, problems in chunks:
-            table, error, fallback, status = estimate_rows(raw, schedules, today, problems, carry)
-            buffer.write(csv_text(table, len(names)))
-            del raw, table  # let this chunk's rows go before the next is read
-            yield flush()
-            tally.add(error, fallback, status)
-            if progress:
-                progress(tally.rows, tally.failed, time.perf_counter() - started)
-    finally:
-        text_in.detach()
+    header, names, chunks = open_csv(source, chunk_rows)
+    yield header_bytes(header)
+    tally = Tally()
+    started = time.perf_counter()
+    carry = EncounterCarry() if ENCOUNTER_ID in names else None
+    if carry is not None:
+        chunks = ((raw, problems) for _, raw, problems in carry.regroup((None, r, q) for r, q in chunks))
+    for raw, problems in chunks:
+        table, error, fallback, status = estimate_rows(raw, schedules, today, problems, carry)
+        data = csv_bytes(table, len(names))
+        del raw, table  # let this chunk's rows go before the next is read
+        yield data
+        tally.add(error, fallback, status)
+        if progress:
+            progress(tally.rows, tally.failed, time.perf_counter() - started)
     if summary is not None:
         summary.update(tally.summary())
+
+
+def header_bytes(header):
+    """The output's header line as UTF-8 (see :func:`csv_header`)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(csv_header(header))
+    return buffer.getvalue().encode("utf-8", errors="replace")  # cells are clean already: a safety net
 
 
 def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
@@ -406,7 +525,8 @@ class EncounterCarry:
         out[:lead] = encounters.TOO_MANY_LINES
         heads = np.flatnonzero(encounters.starts_of(ids) & (ids != ""))
         heads = heads[heads >= lead]
-        hashes = pd.util.hash_array(ids[heads].astype(str)).tolist() if len(heads) else []
+        keys = np.array([i.encode("utf-8", "surrogateescape") for i in ids[heads].tolist()], dtype=object)
+        hashes = pd.util.hash_array(keys).tolist() if len(heads) else []  # bytes: ids may not be UTF-8
         again = [h in self.seen for h in hashes]
         if any(again):
             run_of = np.cumsum(encounters.starts_of(ids)) - 1
@@ -456,7 +576,28 @@ def _join(first, second):
 
         passthrough = pa.concat_tables([p1, p2])
     problems = {**q1, **{i + len(r1): m for i, m in q2.items()}}
-    return passthrough, pd.concat([r1, r2], ignore_index=True), problems
+    return passthrough, _concat(r1, r2), problems
+
+
+def _concat(first, second):
+    """Two frames of text cells, one after the other; categorical columns stay categorical, the first
+    frame's cells coded in the second's categories (the first is the few rows held back)."""
+    columns = {}
+    for name in first.columns:
+        a, b = first[name], second[name]
+        if categorical_codes(b) is None:
+            columns[name] = np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+            continue
+        cells = pd.Index(np.asarray(a, dtype=object), dtype=object)  # text, never inferred as Arrow strings
+        categories = pd.Index(b.array.categories, dtype=object)
+        codes = categories.get_indexer(cells)
+        extra = list(dict.fromkeys(cells[codes < 0].tolist()))
+        if extra:
+            categories = pd.Index(categories.tolist() + extra, dtype=object)
+            codes = categories.get_indexer(cells)
+        both = np.concatenate([codes, np.asarray(b.array.codes)]).astype("int64")
+        columns[name] = pd.Categorical.from_codes(both, categories=categories, validate=False)
+    return pd.DataFrame(columns, columns=first.columns, copy=False)
 
 
 #: Added columns written as dollars with two decimals, and as a plain factor.
@@ -464,24 +605,48 @@ MONEY_OUTPUT = frozenset({*MONEY_COLUMNS, "encounter_allowed_expected", "encount
 FACTOR_OUTPUT = frozenset({"reduction_factor"})
 
 
-def csv_cells(table, inputs, quote=False):
-    """The output columns as CSV text: figures with two decimals, factors as they are, formula-like cells
-    neutralised (and, with ``quote``, quoted as ``csv.writer`` would)."""
+def coded_cells(table, inputs, quote=False):
+    """Per output column, (codes, texts): figures with two decimals, factors as they are, text
+    neutralised (and, with ``quote``, quoted as ``csv.writer`` would). Each distinct value is formatted
+    once; ``texts[codes]`` is the column's cells."""
     out = []
     for i, (name, column) in enumerate(table.items()):
         if i >= inputs and name in MONEY_OUTPUT:
-            out.append(money_text(column))
+            out.append(money_texts(column))
         elif i >= inputs and name in FACTOR_OUTPUT:
-            out.append(factor_text(column))
+            out.append(factor_texts(column))
         else:
-            out.append(neutralise(column, quote))
+            out.append(neutral_texts(column, quote))
     return out
+
+
+def csv_cells(table, inputs, quote=False):
+    """The output columns as CSV text cells (object arrays); see :func:`coded_cells`."""
+    return [np.array(texts, dtype=object)[codes] for codes, texts in coded_cells(table, inputs, quote)]
+
+
+def csv_bytes(table, inputs):
+    """The output rows of a chunk as UTF-8 CSV, one line per row: each column's cells taken from its
+    distinct texts and the rows joined with commas by Arrow, in C."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(table):
+        return b""
+    text = pa.large_string()
+    columns = [
+        pc.take(pa.array(texts, type=text), pa.array(codes, type=pa.int64()))
+        for codes, texts in coded_cells(table, inputs, quote=True)
+    ]
+    columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar("", text), pa.scalar("\n", text))
+    rows = pc.binary_join_element_wise(*columns, pa.scalar(",", text)) if len(columns) > 1 else columns[0]
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset : rows.offset + len(rows) + 1]
+    return rows.buffers()[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
 
 
 def csv_text(table, inputs):
     """The output rows of a chunk as CSV text, one line per row."""
-    columns = [cells.tolist() for cells in csv_cells(table, inputs, quote=True)]
-    return "\n".join(map(",".join, zip(*columns, strict=True))) + "\n"
+    return csv_bytes(table, inputs).decode("utf-8")
 
 
 def csv_header(header):

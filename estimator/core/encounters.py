@@ -63,7 +63,7 @@ def from_ids(ids, shared_cells):
         differs[1:] = ~new[1:] & (cells[1:] != cells[:-1])
         bad = _spread(differs, encounter) & multi
         _add(problems, bad, name, SHARED_DISAGREE)
-    runs = pd.Series(ids[new & ~blank])
+    runs = pd.Series(ids[new & ~blank], dtype=object)  # ids may hold bytes that were not UTF-8
     again = runs[runs.duplicated(keep=False)]
     if len(again):
         first_rows = np.flatnonzero(new & ~blank)[again.index.to_numpy()]

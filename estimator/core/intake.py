@@ -143,6 +143,8 @@ def _blank_or_text(value):
 def _cells(raw, field, n):
     if field in raw:
         column = raw[field]
+        if isinstance(column.dtype if isinstance(column, pd.Series) else None, pd.CategoricalDtype):
+            return column  # already encoded: factorised for free
         return column.to_numpy(object) if isinstance(column, pd.Series) else np.asarray(column, dtype=object)
     return np.full(n, "", dtype=object)
 

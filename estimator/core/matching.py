@@ -105,13 +105,28 @@ SMALL = 64
 
 
 def factorize(values):
-    """(codes, list of distinct values in order of first appearance) of a 1-d array."""
+    """(codes, list of distinct values) of a 1-d array: in order of first appearance, or a categorical
+    column's own codes and categories (a batch reads its text columns so, already encoded)."""
+    coded = categorical_codes(values)
+    if coded is not None:
+        return coded
     if len(values) <= SMALL:
         seen = {}
         codes = np.array([seen.setdefault(v, len(seen)) for v in values], dtype="int64")
         return codes, list(seen)
     codes, uniques = pd.factorize(values)
     return codes.astype("int64"), list(uniques)
+
+
+def categorical_codes(values):
+    """(codes, categories as a list) of a pandas categorical column or array, else ``None``.
+
+    Categories are the distinct values a column may hold: some may be unused (after a slice).
+    """
+    if not isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        return None
+    categorical = values.array if isinstance(values, pd.Series) else values
+    return np.asarray(categorical.codes, dtype="int64"), list(categorical.categories)
 
 
 def distinct(*columns):
