@@ -24,6 +24,8 @@ from ..core.service import batch_table, stripped_cells
 #: Cells a spreadsheet would run as a formula.
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
+#: A cell that is neutralised or quoted: the two patterns above in one.
+_TO_QUOTE = re.compile(r'^[=+\-@\t\r]|[",\r\n]')
 #: The figure columns of the output (the first eight added columns).
 MONEY_COLUMNS = BATCH_COLUMNS[:8]
 _BAD_BYTES = re.compile(r"[\udc80-\udcff]")
@@ -33,16 +35,29 @@ DEFAULT_CHUNK_ROWS = 50_000
 def neutral_texts(column, quote=False):
     """(codes, texts) of a text column: each distinct cell once, formula-like cells prefixed with an
     apostrophe and bytes that were not UTF-8 written as U+FFFD, so the output is always valid UTF-8.
-    ``texts`` ends with ``""``, the text of a missing cell (code -1 is mapped to it).
+    ``texts`` is an Arrow array that ends with ``""``, the text of a missing cell (code -1 is mapped to
+    it).
 
     With ``quote``, each text is also quoted as ``csv.writer`` would (minimal quoting), so that rows can
-    be joined with commas directly.
+    be joined with commas directly. The cells to change are found by Arrow's regular expressions; only
+    those few are changed in Python.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
-    texts = [_neutral_text(_clean_text(u)) if isinstance(u, str) else "" for u in uniques]
-    if quote:
-        texts = ['"' + t.replace('"', '""') + '"' if _NEEDS_QUOTES.search(t) else t for t in texts]
-    texts.append("")
+    text = pa.large_string()
+    try:
+        texts = pa.array(uniques, type=text).fill_null("")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # bytes that were not UTF-8, or not text
+        texts = pa.array([_clean_text(u) if isinstance(u, str) else "" for u in uniques], type=text)
+    flagged = pc.match_substring_regex(texts, _TO_QUOTE.pattern if quote else FORMULA_START.pattern)
+    if len(texts) and pc.any(flagged).as_py():
+        fixed = [_neutral_text(t) for t in texts.filter(flagged).to_pylist()]
+        if quote:
+            fixed = ['"' + t.replace('"', '""') + '"' if _NEEDS_QUOTES.search(t) else t for t in fixed]
+        texts = pc.replace_with_mask(texts, flagged, pa.array(fixed, type=text))
+    texts = pa.concat_arrays([texts, pa.array([""], type=text)])
     if len(codes) and codes.min() < 0:
         codes = np.where(codes < 0, len(texts) - 1, codes)
     return codes, texts
@@ -52,7 +67,7 @@ def neutralise(column, quote=False):
     """A text column with formula-like cells neutralised and undecodable bytes replaced (see
     :func:`neutral_texts`), as an object array."""
     codes, texts = neutral_texts(column, quote)
-    return np.array(texts, dtype=object)[codes]
+    return np.array(texts.to_pylist(), dtype=object)[codes]
 
 
 def clean_cells(column):
@@ -63,16 +78,40 @@ def clean_cells(column):
 
 
 def money_texts(values):
-    """(codes, texts) of dollar amounts with two decimals, blank for NaN (the last text)."""
+    """(codes, texts) of dollar amounts with two decimals, blank for NaN (the last text).
+
+    Amounts are whole cents (the engine rounds them), so their text is built from integer cents by
+    Arrow; any amount that is not, or is negative, is formatted by Python as ``f"{v:.2f}"``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     codes, uniques = pd.factorize(np.asarray(values, dtype="float64"), use_na_sentinel=True)
-    texts = [f"{v:.2f}" for v in uniques.tolist()] + [""]
+    uniques = np.asarray(uniques, dtype="float64")
+    text = pa.large_string()
+    with np.errstate(invalid="ignore", over="ignore"):
+        cents = np.rint(uniques * 100.0)
+        exact = (uniques >= 0) & (cents < 2.0**53) & (cents / 100.0 == uniques)
+    whole = cents.astype("int64", copy=False) if exact.all() else np.where(exact, cents, 0).astype("int64")
+    texts = pc.binary_join_element_wise(
+        pc.cast(pa.array(whole // 100), text),
+        pc.utf8_lpad(pc.cast(pa.array(whole % 100), text), 2, "0"),
+        pa.scalar(".", text),
+    )
+    if not exact.all():
+        odd = ~exact
+        fixed = pa.array([f"{v:.2f}" for v in uniques[odd].tolist()], type=text)
+        texts = pc.replace_with_mask(texts, pa.array(odd), fixed)
+    texts = pa.concat_arrays([texts, pa.array([""], type=text)])
     return np.where(codes < 0, len(texts) - 1, codes), texts
 
 
 def factor_texts(values):
     """(codes, texts) of factors as short text (``0.5``, ``0.6667``), blank for NaN (the last text)."""
+    import pyarrow as pa
+
     codes, uniques = pd.factorize(np.asarray(values, dtype="float64"), use_na_sentinel=True)
-    texts = [f"{v:.4g}" for v in uniques.tolist()] + [""]
+    texts = pa.array([f"{v:.4g}" for v in uniques.tolist()] + [""], type=pa.large_string())
     return np.where(codes < 0, len(texts) - 1, codes), texts
 
 
@@ -622,7 +661,7 @@ def coded_cells(table, inputs, quote=False):
 
 def csv_cells(table, inputs, quote=False):
     """The output columns as CSV text cells (object arrays); see :func:`coded_cells`."""
-    return [np.array(texts, dtype=object)[codes] for codes, texts in coded_cells(table, inputs, quote)]
+    return [np.array(texts.to_pylist(), dtype=object)[codes] for codes, texts in coded_cells(table, inputs, quote)]
 
 
 def csv_bytes(table, inputs):
@@ -635,8 +674,7 @@ def csv_bytes(table, inputs):
         return b""
     text = pa.large_string()
     columns = [
-        pc.take(pa.array(texts, type=text), pa.array(codes, type=pa.int64()))
-        for codes, texts in coded_cells(table, inputs, quote=True)
+        pc.take(texts, pa.array(codes, type=pa.int64())) for codes, texts in coded_cells(table, inputs, quote=True)
     ]
     columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar("", text), pa.scalar("\n", text))
     rows = pc.binary_join_element_wise(*columns, pa.scalar(",", text)) if len(columns) > 1 else columns[0]
