@@ -41,8 +41,9 @@ def request_file(rows, encounters=0.0):
     return path
 
 
-def run_cli(source, target):
-    return timed([sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q"])
+def run_cli(source, target, jobs=None):
+    extra = ["--jobs", str(jobs)] if jobs else []
+    return timed([sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q", *extra])
 
 
 def run_floor(source, target):

@@ -1,5 +1,6 @@
-"""Measuring a child process: its wall time and its peak resident memory (the kernel's high-water mark,
-VmHWM, read while it runs)."""
+"""Measuring a child process: its wall time and its peak resident memory, the highest sum of the resident
+memory (VmRSS) of the process and every process it started (worker processes too), sampled every 50 ms
+while it runs, and never below the process's own high-water mark (VmHWM)."""
 
 import subprocess
 import time
@@ -15,13 +16,37 @@ def timed(command, quiet=False):
     child = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.PIPE if quiet else None)
     peak = 0
     while child.poll() is None:
-        try:
-            status = Path(f"/proc/{child.pid}/status").read_text()
-            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
-        except (OSError, StopIteration):
-            pass
+        own_peak = _status(child.pid, "VmHWM")
+        peak = max(peak, own_peak, sum(_status(pid, "VmRSS") for pid in _tree(child.pid)))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     if child.returncode:
         raise RuntimeError(f"{command[:4]} failed" + (f": {child.stderr.read().decode()}" if quiet else ""))
     return seconds, peak / 1024
+
+
+def _status(pid, field):
+    """A field of ``/proc/PID/status`` in KiB (0 once the process is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith(field)).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+def _tree(pid):
+    """``pid`` and its descendants (from the parent of every process in ``/proc``)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(children.get(current, []))
+    return found

@@ -36,14 +36,16 @@ def is_parquet(path):
     return str(path) != "-" and Path(str(path)).suffix.lower() in PARQUET_SUFFIXES
 
 
-def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
+def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, jobs=1):
     """Estimate ``source`` into ``target``; each is a path or ``-`` (CSV only), Parquet chosen by extension.
+
+    ``jobs``: worker processes for CSV to CSV (see :func:`estimator.batch.stream.estimated_chunks`).
 
     Returns the batch summary (see :func:`estimator.batch.iter_csv`).
     """
     if not is_parquet(source) and not is_parquet(target):
         with _open(source, "rb") as src, _open(target, "wb") as dst:
-            return estimate_csv(src, dst, schedules, today, chunk_rows, progress)
+            return estimate_csv(src, dst, schedules, today, chunk_rows, progress, jobs)
     import pyarrow as pa
     import pyarrow.parquet as pq
 

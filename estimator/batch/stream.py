@@ -5,12 +5,13 @@ UTF-8 is reported in its own ``error`` cell instead of stopping the file.
 """
 
 import csv
+import datetime as dt
 import io
 import re
 import sys
 import time
 from collections import Counter, deque
-from itertools import islice
+from itertools import chain, islice
 
 import numpy as np
 import pandas as pd
@@ -339,6 +340,12 @@ def _counts(values):
     return dict(zip(distinct.tolist(), counts.tolist(), strict=True))
 
 
+def chunk_counts(error, fallback, status):
+    """A chunk's counts for :class:`Tally`: rows, failed, fallbacks, rows per status, rows per error."""
+    ok = error == ""
+    return len(error), int((~ok).sum()), int((fallback & ok).sum()), _counts(status[ok]), _counts(error[~ok])
+
+
 class Tally:
     """Counts of a batch as it goes: rows, failures by message, baseline fallbacks, prior-auth statuses."""
 
@@ -347,12 +354,16 @@ class Tally:
         self.prior_auth, self.errors = Counter(), Counter()
 
     def add(self, error, fallback, status):
-        ok = error == ""
-        self.rows += len(error)
-        self.failed += int((~ok).sum())
-        self.fallbacks += int((fallback & ok).sum())
-        self.prior_auth.update(_counts(status[ok]))
-        self.errors.update(_counts(error[~ok]))
+        self.merge(chunk_counts(error, fallback, status))
+
+    def merge(self, counts):
+        """Add the counts of one chunk (see :func:`chunk_counts`)."""
+        rows, failed, fallbacks, prior_auth, errors = counts
+        self.rows += rows
+        self.failed += failed
+        self.fallbacks += fallbacks
+        self.prior_auth.update(prior_auth)
+        self.errors.update(errors)
 
     def summary(self):
         return {
@@ -442,32 +453,88 @@ def _frame(coded, names):
     return pd.DataFrame(data, copy=False)
 
 
-def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, summary=None):
+def iter_csv(source, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, summary=None, jobs=1):
     """Estimate a CSV from binary stream ``source``, yielding the output CSV as bytes, chunk by chunk.
 
     The header is checked before the first yield, so ``InputFileError`` (empty file, no ``cpt_code`` or
     ``payer_id`` column) comes before any output. Memory stays bounded by ``chunk_rows`` whatever the
-    file's size. When the generator is exhausted, ``summary`` (a dict, if given) holds ``rows``,
-    ``estimated``, ``failed``, ``fallbacks`` (rows priced on the national baseline), ``prior_auth``
-    (rows per status) and ``errors`` (rows per error message).
+    file's size. With ``jobs`` over 1, chunks are estimated by that many worker processes while this one
+    reads and writes (see :func:`estimated_chunks`); the output is the same. When the generator is
+    exhausted, ``summary`` (a dict, if given) holds ``rows``, ``estimated``, ``failed``, ``fallbacks``
+    (rows priced on the national baseline), ``prior_auth`` (rows per status) and ``errors`` (rows per
+    error message).
     """
     header, names, chunks = open_csv(source, chunk_rows)
     yield header_bytes(header)
+    today = today or dt.date.today()  # one day for every chunk, in every process
     tally = Tally()
     started = time.perf_counter()
     carry = EncounterCarry() if ENCOUNTER_ID in names else None
     if carry is not None:
         chunks = ((raw, problems) for _, raw, problems in carry.regroup((None, r, q) for r, q in chunks))
-    for raw, problems in chunks:
-        table, error, fallback, status = estimate_rows(raw, schedules, today, problems, carry)
-        data = csv_bytes(table, len(names))
-        del raw, table  # let this chunk's rows go before the next is read
+    # The id checks across chunks keep state, so they run here, in order, before a chunk is handed out.
+    work = ((raw, problems, carry.problems(raw) if carry is not None else None) for raw, problems in chunks)
+    for data, counts in estimated_chunks(work, schedules, today, len(names), jobs):
         yield data
-        tally.add(error, fallback, status)
+        tally.merge(counts)
         if progress:
             progress(tally.rows, tally.failed, time.perf_counter() - started)
     if summary is not None:
         summary.update(tally.summary())
+
+
+def _estimate_chunk(raw, problems, across, schedules, today, inputs):
+    """One chunk's output CSV bytes and its counts (the unit of work of a worker process)."""
+    table, error, fallback, status = estimate_rows(raw, schedules, today, problems, across=across)
+    return csv_bytes(table, inputs), chunk_counts(error, fallback, status)
+
+
+_WORKER = {}
+
+
+def _start_worker(schedules, today):
+    _WORKER.update(schedules=schedules, today=today)
+
+
+def _worker_chunk(raw, problems, across, inputs):
+    return _estimate_chunk(raw, problems, across, _WORKER["schedules"], _WORKER["today"], inputs)
+
+
+def estimated_chunks(work, schedules, today, inputs, jobs=1):
+    """(output bytes, counts) per chunk of ``work`` ((text cells, row problems, id problems) per chunk),
+    in order.
+
+    With ``jobs`` over 1 and more than one chunk, a pool of ``jobs`` worker processes (started by a
+    fork server that has imported the package) estimates the chunks, at most ``2 * jobs`` at a time,
+    while this process reads the next ones and writes the finished ones in their order. Cells travel
+    between processes in memory only. A file of one chunk is estimated here, without starting workers.
+    """
+    work = iter(work)
+    first = next(work, None)
+    if first is None:
+        return
+    second = next(work, None) if jobs > 1 else None
+    if second is None:
+        for raw, problems, across in chain([first], work):
+            yield _estimate_chunk(raw, problems, across, schedules, today, inputs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(schedules, today))
+    pending = deque()
+    try:
+        for raw, problems, across in chain([first, second], work):
+            pending.append(pool.submit(_worker_chunk, raw, problems, across, inputs))
+            del raw, problems, across
+            while len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def header_bytes(header):
@@ -477,13 +544,13 @@ def header_bytes(header):
     return buffer.getvalue().encode("utf-8", errors="replace")  # cells are clean already: a safety net
 
 
-def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None):
+def estimate_csv(source, sink, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, jobs=1):
     """Estimate a CSV from binary stream ``source`` into binary stream ``sink``; returns the summary.
 
-    See :func:`iter_csv` for the summary and the errors raised.
+    See :func:`iter_csv` for ``jobs``, the summary and the errors raised.
     """
     summary = {}
-    for data in iter_csv(source, schedules, today, chunk_rows, progress, summary):
+    for data in iter_csv(source, schedules, today, chunk_rows, progress, summary, jobs):
         sink.write(data)
     sink.flush()
     return summary
@@ -493,22 +560,24 @@ def _neutral_text(text):
     return "'" + text if FORMULA_START.match(text) else text
 
 
-def estimate_rows(raw, schedules, today=None, problems=None, carry=None):
+def estimate_rows(raw, schedules, today=None, problems=None, carry=None, across=None):
     """Estimate a chunk given as text cells, with row problems found while reading it.
 
     A row with a problem (broken CSV, request text that is not UTF-8) fails before intake, and so does
     the rest of its encounter. ``carry`` (an :class:`EncounterCarry`) checks encounter ids against the
-    earlier chunks. Returns the table (the input columns, then the added columns, figures as floats)
+    earlier chunks (or ``across`` gives the problems it found, per row). Returns the table (the input
+    columns, then the added columns, figures as floats)
     and, per row, the error text, whether the payer's rate was missing (baseline fallback) and the
     prior-auth status.
     """
     row_problems = np.full(len(raw), None, dtype=object)
     for name in REQUEST_FIELDS:
         if name in raw.columns:
-            row_problems[not_utf8(raw[name].to_numpy(object))] = f"{name}: not valid UTF-8 text"
+            row_problems[not_utf8(raw[name])] = f"{name}: not valid UTF-8 text"
     for i, problem in (problems or {}).items():
         row_problems[i] = problem
-    across = carry.problems(raw) if carry is not None and ENCOUNTER_ID in raw.columns else None
+    if carry is not None and ENCOUNTER_ID in raw.columns:
+        across = carry.problems(raw)
     table, fallback = batch_table(raw, schedules, today, row_problems, across)
     error = table["error"].to_numpy(object).copy()
     has_problem = row_problems != None  # noqa: E711

@@ -3,6 +3,7 @@
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 
 from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress
@@ -80,6 +81,13 @@ def build_parser():
     )
     bat.add_argument(
         "--scheduler", metavar="ADDRESS", help="with --engine dask: a running Dask scheduler (default: a local cluster)"
+    )
+    bat.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        help="worker processes that estimate CSV chunks while this one reads and writes (default: the "
+        "cores this process may use; 1: no workers)",
     )
     bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
@@ -324,7 +332,8 @@ def _batch(args, schedules):
         return 2
     progress = None if args.quiet else StderrProgress()
     try:
-        summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress)
+        jobs = args.jobs or len(os.sched_getaffinity(0))
+        summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress, jobs)
     except InputFileError as exc:
         print(f"{args.input}: {exc}", file=sys.stderr)
         return 2

@@ -303,14 +303,15 @@ def _addon_notes(r, schedules):
     addon = r["addon_to"] != ""
     if not addon.any():
         return notes
-    width = len(schedules.procedures)
-    present = np.unique(r["encounter"] * width + r["procedure_position"])
+    # Which codes each encounter has: one boolean per encounter and code on file.
+    present = np.zeros((int(r["encounter"].max()) + 1, len(schedules.procedures)), dtype=bool)
+    present[r["encounter"], r["procedure_position"]] = True
     for code in np.unique(r["cpt_code"][addon]).tolist():  # one pass per add-on code on file, not per line
         rows = np.flatnonzero(r["cpt_code"] == code)
         primaries = r["addon_to"][rows[0]].split()
-        keys = r["encounter"][rows, None] * width + schedules.positions("procedures", primaries)[None, :]
-        lacking = rows[~np.isin(keys, present).any(axis=1)]
-        notes[lacking] = (
+        positions = schedules.positions("procedures", primaries)
+        has_primary = present[np.ix_(r["encounter"][rows], positions[positions >= 0])].any(axis=1)
+        notes[rows[~has_primary]] = (
             f"Add-on code {code} is billed with {' or '.join(primaries)}, which this visit does not include."
         )
     return notes
