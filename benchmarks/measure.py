@@ -1,6 +1,7 @@
-"""Measuring a child process: its wall time and its peak resident memory, the highest sum of the resident
-memory (VmRSS) of the process and every process it started (worker processes too), sampled every 50 ms
-while it runs, and never below the process's own high-water mark (VmHWM)."""
+"""Measuring a child process: its wall time and its peak memory, the highest sum of the proportional
+resident memory (Pss: pages shared between processes, such as those a forked worker shares with its
+parent, counted once in all) of the process and every process it started, sampled every 50 ms while it
+runs, and never below the process's own high-water mark (VmHWM)."""
 
 import subprocess
 import time
@@ -17,7 +18,7 @@ def timed(command, quiet=False):
     peak = 0
     while child.poll() is None:
         own_peak = _status(child.pid, "VmHWM")
-        peak = max(peak, own_peak, sum(_status(pid, "VmRSS") for pid in _tree(child.pid)))
+        peak = max(peak, own_peak, sum(_pss(pid) for pid in _tree(child.pid)))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     if child.returncode:
@@ -32,6 +33,15 @@ def _status(pid, field):
         return int(next(line for line in status.splitlines() if line.startswith(field)).split()[1])
     except (OSError, StopIteration, ValueError):
         return 0
+
+
+def _pss(pid):
+    """The process's proportional resident memory in KiB (its VmRSS where the kernel gives no Pss)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        return int(next(line for line in rollup.splitlines() if line.startswith("Pss:")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return _status(pid, "VmRSS")
 
 
 def _tree(pid):

@@ -43,10 +43,15 @@ def neutral_texts(column, quote=False):
     be joined with commas directly. The cells to change are found by Arrow's regular expressions; only
     those few are changed in Python.
     """
+    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    return _neutral_dictionary(codes, uniques, quote)
+
+
+def _neutral_dictionary(codes, uniques, quote):
+    """:func:`neutral_texts` of a column given as its codes and distinct values."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
     text = pa.large_string()
     try:
         texts = pa.array(uniques, type=text).fill_null("")
@@ -716,16 +721,34 @@ FACTOR_OUTPUT = frozenset({"reduction_factor"})
 def coded_cells(table, inputs, quote=False):
     """Per output column, (codes, texts): figures with two decimals, factors as they are, text
     neutralised (and, with ``quote``, quoted as ``csv.writer`` would). Each distinct value is formatted
-    once; ``texts[codes]`` is the column's cells."""
-    out = []
+    once (the amounts of all money columns together); ``texts[codes]`` is the column's cells."""
+    names = list(table.columns)
+    money = [i for i, name in enumerate(names) if i >= inputs and name in MONEY_OUTPUT]
+    out = [None] * len(names)
+    if money:
+        stacked = np.concatenate([table.iloc[:, i].to_numpy("float64") for i in money])
+        codes, texts = money_texts(stacked)
+        for k, i in enumerate(money):
+            out[i] = (codes[k * len(table) : (k + 1) * len(table)], texts)
     for i, (name, column) in enumerate(table.items()):
-        if i >= inputs and name in MONEY_OUTPUT:
-            out.append(money_texts(column))
-        elif i >= inputs and name in FACTOR_OUTPUT:
-            out.append(factor_texts(column))
+        if out[i] is not None:
+            continue
+        if i >= inputs and name in FACTOR_OUTPUT:
+            out[i] = factor_texts(column)
+        elif i >= inputs and categorical_codes(column) is None:
+            out[i] = _neutral_dictionary(*_by_identity(column), quote)  # texts the engine made: few objects
         else:
-            out.append(neutral_texts(column, quote))
+            out[i] = neutral_texts(column, quote)
     return out
+
+
+def _by_identity(column):
+    """(codes, distinct objects) of an object column: equal texts held in different objects may come
+    twice, which is harmless for writing and cheaper than hashing long texts such as the warnings."""
+    cells = np.asarray(column, dtype=object)
+    codes, _ = pd.factorize(np.fromiter(map(id, cells), dtype=np.int64, count=len(cells)))
+    _, position = np.unique(codes, return_index=True)
+    return codes.astype("int64"), cells[position].tolist()
 
 
 def csv_cells(table, inputs, quote=False):
@@ -734,21 +757,31 @@ def csv_cells(table, inputs, quote=False):
 
 
 def csv_bytes(table, inputs):
-    """The output rows of a chunk as UTF-8 CSV, one line per row: each column's cells taken from its
-    distinct texts and the rows joined with commas by Arrow, in C."""
+    """The output rows of a chunk as UTF-8 CSV, one line per row.
+
+    Each column's distinct texts get their separator (a comma, or the line end for the last column);
+    then one Arrow ``take`` over all columns' texts, row by row, lays the cells out in file order, so
+    the taken array's data is the CSV itself.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not len(table):
         return b""
     text = pa.large_string()
-    columns = [
-        pc.take(texts, pa.array(codes, type=pa.int64())) for codes, texts in coded_cells(table, inputs, quote=True)
-    ]
-    columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar("", text), pa.scalar("\n", text))
-    rows = pc.binary_join_element_wise(*columns, pa.scalar(",", text)) if len(columns) > 1 else columns[0]
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset : rows.offset + len(rows) + 1]
-    return rows.buffers()[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    cells = coded_cells(table, inputs, quote=True)
+    order = np.empty((len(table), len(cells)), dtype=np.int64)
+    dictionaries, start = [], 0
+    for j, (codes, texts) in enumerate(cells):
+        end = "\n" if j == len(cells) - 1 else ","
+        dictionaries.append(pc.binary_join_element_wise(texts, pa.scalar("", text), pa.scalar(end, text)))
+        order[:, j] = codes
+        order[:, j] += start
+        start += len(texts)
+    laid_out = pc.take(pa.concat_arrays(dictionaries), pa.array(order.ravel()))
+    offsets = np.frombuffer(laid_out.buffers()[1], dtype=np.int64)
+    first, last = offsets[laid_out.offset], offsets[laid_out.offset + len(laid_out)]
+    return laid_out.buffers()[2][int(first) : int(last)].to_pybytes()
 
 
 def csv_text(table, inputs):

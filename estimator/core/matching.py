@@ -126,7 +126,7 @@ def categorical_codes(values):
     if not isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
         return None
     categorical = values.array if isinstance(values, pd.Series) else values
-    return np.asarray(categorical.codes, dtype="int64"), list(categorical.categories)
+    return np.asarray(categorical.codes, dtype="int64"), categorical.categories.tolist()
 
 
 def distinct(*columns):
