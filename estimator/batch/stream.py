@@ -434,6 +434,7 @@ def _plain_chunk(lines, chunk_rows, names):
     except (pa.ArrowInvalid, ValueError):  # a row of another width, or bytes that are not UTF-8
         return None
     lines.consume(block)
+    _release_arrow_memory()
     columns = []
     for column in table.columns:
         encoded = column.combine_chunks().dictionary_encode()
@@ -502,7 +503,16 @@ def _start_worker(schedules, today):
 
 
 def _worker_chunk(raw, problems, across, inputs):
-    return _estimate_chunk(raw, problems, across, _WORKER["schedules"], _WORKER["today"], inputs)
+    out = _estimate_chunk(raw, problems, across, _WORKER["schedules"], _WORKER["today"], inputs)
+    _release_arrow_memory()
+    return out
+
+
+def _release_arrow_memory():
+    """Give the memory Arrow's pool keeps for reuse back to the system (a chunk's worth at a time)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def estimated_chunks(work, schedules, today, inputs, jobs=1):
@@ -534,7 +544,7 @@ def estimated_chunks(work, schedules, today, inputs, jobs=1):
         for raw, problems, across in chain([first, second], work):
             pending.append(pool.submit(_worker_chunk, raw, problems, across, inputs))
             del raw, problems, across
-            while len(pending) >= 2 * jobs:
+            while len(pending) > jobs:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from . import encounters
+from . import encounters, single
 from .answer import to_answer, to_encounter_answer
 from .engine import estimate
 from .errors import RequestError
@@ -51,6 +51,11 @@ def estimate_one(fields, schedules, today=None):
     """
     if any(k not in REQUEST_FIELDS for k in fields):
         raise RequestError(check_one(fields, schedules, today))  # every field's problem, not just these
+    today = today or dt.date.today()
+    row = single.estimate_row({k: as_text(v) for k, v in fields.items()}, schedules, today)
+    if row is not None:
+        return to_answer(row, schedules)
+    # Not valid (or not finite): the vectorised path words every field's message.
     raw = {k: [as_text(v)] for k, v in fields.items()} or {"cpt_code": [""]}
     result = estimate(raw, schedules, today)
     if result.columns["error"][0]:

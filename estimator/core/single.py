@@ -1,0 +1,385 @@
+"""One request (SPEC section 3) estimated over plain Python values: the same steps as :mod:`.engine`, with
+no arrays, so that a single answer costs a few batch rows instead of a batch's fixed overhead.
+
+Every step mirrors the vectorised engine operation for operation (the same IEEE arithmetic in the same
+order, NaN carried the way numpy carries it), and a property test checks the two agree on random
+requests, answer for answer. A request that is not valid, or whose figures are not finite, gets
+``None`` here: its messages come from the vectorised path, which owns their wording.
+"""
+
+import bisect
+import datetime as dt
+import math
+
+from . import engine
+from .glossary import BENEFIT_FIELDS, CRD_CODES, LEVELS, MAX_MONEY, MAX_UNITS, MESSAGE_SEPARATOR, NETWORKS, SETTINGS
+from .intake import _MODIFIER_SPLIT, _NUMBER, _SPECIAL, _ZIP, SUPPORTED_MODIFIERS
+from .pricing import BASELINES, BILATERAL_FACTOR, FACILITY_SETTINGS
+from .prior_auth import NO_RULE_REASON, SELF_PAY_REASON
+from .schedules import RULE_FIELDS, day_from_iso, day_number
+
+NAN = math.nan
+_ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
+_RATE_FIELDS_CASE = ("payer_id", "component", "cpt_code", "region_id", "setting")
+
+
+def _min(a, b):
+    """``numpy.minimum`` of two floats (NaN if either is NaN)."""
+    return a if a <= b else (b if b < a else NAN)
+
+
+def _max(a, b):
+    """``numpy.maximum`` of two floats (NaN if either is NaN)."""
+    return a if a >= b else (b if b > a else NAN)
+
+
+def round_cents(x):
+    """:func:`estimator.core.money.round_cents` of one float, operation for operation."""
+    if x != x:
+        return NAN
+    cents = x * 100.0 * 1e6
+    cents = float(round(cents)) / 1e6  # numpy's rint is round half to even, as is round()
+    return math.copysign(float(math.floor(abs(cents) + 0.5)), cents) / 100.0 + 0.0
+
+
+def _number(text):
+    """:func:`estimator.core.intake._number` without the message: (value, ok)."""
+    if text == "":
+        return NAN, True
+    if _SPECIAL.fullmatch(text) or not _NUMBER.fullmatch(text):
+        return NAN, False
+    value = float(text)
+    return (NAN, False) if math.isinf(value) else (value, True)
+
+
+def _modifiers(text):
+    """(canonical text, bilateral) of a modifiers cell, or None when it is not valid."""
+    tokens = [t.upper() for t in _MODIFIER_SPLIT.split(text) if t]
+    if any(t not in SUPPORTED_MODIFIERS for t in tokens) or len(set(tokens)) != len(tokens):
+        return None
+    if "50" in tokens and ("RT" in tokens or "LT" in tokens):
+        return None
+    return " ".join(tokens), "50" in tokens or ("RT" in tokens and "LT" in tokens)
+
+
+def _intake(fields, schedules, today):
+    """The typed request, or None when any field would get a message."""
+    text = {name: value.strip() for name, value in fields.items()}
+    code = text.get("cpt_code", "").upper()
+    payer = text.get("payer_id", "").lower()
+    keys = schedules.keys
+    if code not in keys["cpt_code"] or payer not in keys["payer_id"]:
+        return None
+    region, zip_code = text.get("region_id", ""), text.get("zip", "")
+    if region and (region not in keys["region_id"] or zip_code):
+        return None
+    if zip_code:
+        if not _ZIP.fullmatch(zip_code):
+            return None
+        region = schedules.zip_map.get(zip_code[:3], "")
+        if not region:
+            return None
+    setting = text.get("setting", "") or "office"
+    network = text.get("network", "") or "in"
+    if setting not in SETTINGS or network not in NETWORKS:
+        return None
+    modifiers = _modifiers(text.get("modifiers", ""))
+    if modifiers is None:
+        return None
+    units_text = text.get("units", "")
+    units, ok = _number(units_text)
+    if not ok or (units_text and (not units.is_integer() or not 1 <= units <= MAX_UNITS)):
+        return None
+    date_text = text.get("date_of_service", "")
+    day = day_from_iso(date_text) if date_text else day_number(today)
+    if day is None:
+        return None
+    request = {
+        "cpt_code": code,
+        "payer_id": payer,
+        "region_id": region,
+        "zip": zip_code,
+        "setting": setting,
+        "network": network,
+        "modifiers": modifiers[0],
+        "bilateral": modifiers[1],
+        "units": int(units) if units_text else 1,
+        "date_of_service": day,
+        "date_given": bool(date_text),
+    }
+    for field in ("deductible", "copay", "oop_max", "deductible_met", "oop_met", "coinsurance"):
+        value, ok = _number(text.get(field, ""))
+        high = 1 if field == "coinsurance" else MAX_MONEY
+        if not ok or (value == value and not 0 <= value <= high):
+            return None
+        request[field] = 0.0 if value != value and field in ("deductible_met", "oop_met") else value
+    return request
+
+
+def _lookup(index, case, day, keep=None):
+    """The winning row of one case in a :class:`~estimator.core.matching.RowIndex`, or -1."""
+    folded = [value if value in named else "" for value, named in zip(case, index.named, strict=True)]
+    for pattern in index.patterns:
+        rows = pattern.rows.get(tuple(folded[f] for f in pattern.exact))
+        if rows is None:
+            continue
+        for row in rows.tolist():
+            if index.starts[row] <= day <= index.ends[row] and (keep is None or keep(row)):
+                return row
+    return -1
+
+
+def _context(r, schedules):
+    """The procedure, payer and region columns the request needs (the engine's ``_context``)."""
+    tables = schedules.arrays
+    procedures, payers, regions = tables["procedures"], tables["payers"], tables["regions"]
+    labels = schedules._labels
+    p = labels["procedures"][r["cpt_code"]]
+    y = labels["payers"][r["payer_id"]]
+    g = labels["regions"].get(r["region_id"], -1)
+    for column in (
+        "description",
+        "baseline_low",
+        "baseline_typical",
+        "baseline_high",
+        "work_rvu",
+        "pe_rvu_nonfacility",
+        "pe_rvu_facility",
+        "mp_rvu",
+    ):
+        r[column] = procedures[column][p]
+    r["bilateral_indicator"] = int(procedures["bilateral_indicator"][p])
+    pe = r["pe_rvu_nonfacility"] if r["setting"] == "office" else r["pe_rvu_facility"]
+    r["has_rvu"] = not (math.isnan(r["work_rvu"]) or math.isnan(pe) or math.isnan(r["mp_rvu"]))
+    r["payer_position"] = y
+    r["payer_name"] = payers["name"][y]
+    r["payer_kind"] = payers["kind"][y]
+    r["self_pay"] = r["payer_kind"] == "self_pay"
+    r["oon_factor"] = float(payers["oon_factor"][y])
+    r["balance_billing"] = bool(payers["balance_billing"][y])
+    r["state"] = regions["state"][g] if g >= 0 else ""
+    r["region_name"] = regions["name"][g] if g >= 0 else ""
+    for column in ("geo_factor", "gpci_work", "gpci_pe", "gpci_mp"):
+        r[column] = float(regions[column][g]) if g >= 0 else 1.0
+    r["period"] = bisect.bisect_right(schedules.boundaries, r["date_of_service"])
+    r["period_start"] = int(schedules.boundaries[r["period"] - 1]) if r["period"] else -(2**40)
+    r["modifier_factor"] = BILATERAL_FACTOR.get(r["bilateral_indicator"], 1.0) if r["bilateral"] else 1.0
+    r["procedure_position"] = p
+    r["multiple_procedure_indicator"] = int(procedures["multiple_procedure_indicator"][p])
+    r["addon_to"] = procedures["addon_to"][p]
+    factor = float(payers["multiple_procedure_factor"][y])
+    r["multiple_procedure_factor"] = 1.0 if factor != factor else factor
+
+
+def _price(r, schedules, component):
+    """One component through steps 1 to 6 (the engine's ``price_component``)."""
+    rates = schedules.arrays["rates"]
+    row = -1
+    if component == "professional" or r["setting"] in FACILITY_SETTINGS:
+        case = [r[f] if f != "component" else component for f in _RATE_FIELDS_CASE]
+        is_rvu = rates["basis"]
+        row = _lookup(schedules.rate_index, case, r["period_start"], lambda i: is_rvu[i] != "rvu" or r["has_rvu"])
+    found = row >= 0
+    basis = rates["basis"][row] if found else None
+    value = float(rates["value"][row]) if found else NAN
+    star_region = rates["region_id"][row] == "*" if found else True
+    note = rates["note"][row] if found else ""
+    if component == "professional":
+        priced, fallback = True, not found
+        if fallback:
+            basis, value = "baseline", 1.0
+    else:
+        priced, fallback = found, False
+    if basis == "rvu":
+        pe = r["pe_rvu_nonfacility"] if r["setting"] == "office" else r["pe_rvu_facility"]
+        rvus = r["work_rvu"] * r["gpci_work"] + pe * r["gpci_pe"] + r["mp_rvu"] * r["gpci_mp"]
+    else:
+        rvus = NAN
+    region_factor = r["geo_factor"] if basis != "rvu" and star_region else 1.0
+    scale = region_factor * r["modifier_factor"] * r["units"]
+    r[f"{component}_priced"] = priced
+    r[f"{component}_fallback"] = fallback
+    r[f"{component}_basis"] = basis if priced else None
+    r[f"{component}_value"] = value if priced else NAN
+    r[f"{component}_region_factor"] = region_factor if priced else NAN
+    r[f"{component}_rvus"] = rvus if priced else NAN
+    r[f"{component}_note"] = note if priced else ""
+    for level, baseline in zip(LEVELS, BASELINES, strict=True):
+        if basis == "baseline":
+            unit_amount = r[baseline] * value
+        else:
+            unit_amount = (rvus if basis == "rvu" else 1.0) * value
+        r[f"{component}_{level}"] = unit_amount * scale if priced else 0.0
+
+
+def _out_of_network(r):
+    """Step 7 (the engine's ``out_of_network``)."""
+    applied = r["network"] == "out" and not r["self_pay"]
+    factor = r["oon_factor"]
+    covered = factor == factor
+    scale = r["geo_factor"] * r["modifier_factor"] * r["units"]
+    r["oon_applied"], r["oon_covered"] = applied, applied and covered
+    for level, baseline in zip(LEVELS, BASELINES, strict=True):
+        a = r[f"in_network_{level}"]
+        billed = r[baseline] * scale
+        oon_allowed = a * factor if covered else 0.0
+        if covered:
+            balance = _max(0.0, billed - oon_allowed) if r["balance_billing"] else 0.0
+        else:
+            balance = billed
+        r[f"billed_{level}"] = billed if applied else NAN
+        r[f"allowed_{level}"] = oon_allowed if applied else a
+        r[f"balance_billing_{level}"] = balance if applied else 0.0
+
+
+def _benefits(r, schedules):
+    """The benefits used and which were defaulted (the engine's ``resolve_benefits``)."""
+    chosen = _lookup(schedules.benefit_index, [r["payer_id"]], r["period_start"])
+    periods, payers = schedules.arrays["benefit_periods"], schedules.arrays["payers"]
+    for field in BENEFIT_FIELDS:
+        given = r[field]
+        from_period = float(periods[field][chosen]) if chosen >= 0 and len(periods[field]) else NAN
+        default = float(payers[field][r["payer_position"]]) if from_period != from_period else from_period
+        r[f"defaulted_{field}"] = given != given
+        r[field] = default if given != given else given
+
+
+def _share(r):
+    """E4 for an encounter of one line (the engine's ``share_costs``)."""
+    self_pay = r["self_pay"]
+    start_deductible = _max(0.0, r["deductible"] - r["deductible_met"])
+    start_cap = _max(0.0, r["oop_max"] - r["oop_met"])
+    capped = start_cap == start_cap
+    copay, coinsurance = r["copay"], r["coinsurance"]
+    for level in LEVELS:
+        a = r[f"allowed_{level}"]
+        deductible_left = _max(0.0, start_deductible - _min(0.0, start_deductible))
+        d = _min(a, deductible_left)
+        c = coinsurance * (a - d)
+        before_cap = _min(a, copay + d + c)
+        cap_left = _max(0.0, start_cap - _min(0.0, start_cap)) if capped else NAN
+        p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
+        if self_pay:
+            p = a
+        r[f"deductible_part_{level}"] = 0.0 if self_pay else d
+        r[f"coinsurance_part_{level}"] = 0.0 if self_pay else c
+        r[f"copay_part_{level}"] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
+        r[f"cap_reduction_{level}"] = 0.0 if self_pay else before_cap - p
+        r[f"deductible_left_{level}"] = deductible_left
+        r[f"cap_left_{level}"] = cap_left
+        r[f"patient_share_{level}"] = p
+        r[f"patient_{level}"] = p + r[f"balance_billing_{level}"]
+        r[f"payer_{level}"] = a - p
+
+
+def _prior_authorization(r, schedules):
+    """Step 9 (the engine's ``prior_authorization``) and the status of a one-line encounter (E6)."""
+    rules = schedules.arrays["prior_auth"]
+    chosen = _lookup(schedules.rule_index, [r[f] for f in RULE_FIELDS], r["period_start"])
+    found = chosen >= 0 and not r["self_pay"] and len(rules["status"]) > 0
+    if r["self_pay"]:
+        status, reason = "not_applicable", SELF_PAY_REASON
+    else:
+        status = rules["status"][chosen] if found else "unknown"
+        reason = rules["reason"][chosen] if found else NO_RULE_REASON
+    r["pa_status"] = status
+    r["pa_crd_code"] = CRD_CODES.get(status)
+    r["pa_reason"] = reason
+    r["pa_documentation"] = rules["documentation"][chosen] if found else ""
+    r["pa_source"] = rules["source"][chosen] if found else ""
+    r["encounter_pa_status"] = "not_applicable" if r["self_pay"] else status
+
+
+def _warnings(r, schedules, today):
+    """The warning flags and text (the engine's ``_addon_notes``, ``_warning_flags`` and ``_warning_text``)."""
+    addon_note = ""
+    if r["addon_to"]:
+        primaries = r["addon_to"].split()
+        if r["cpt_code"] not in primaries:
+            addon_note = (
+                f"Add-on code {r['cpt_code']} is billed with {' or '.join(primaries)}, which this visit does "
+                "not include."
+            )
+    self_pay = r["self_pay"]
+    flags = 0
+    conditions = (
+        (engine.NO_REGION, r["region_id"] == ""),
+        (engine.DEFAULT_DATE, not r["date_given"]),
+        (engine.BASELINE_FALLBACK, r["professional_fallback"]),
+        (engine.NO_FACILITY_RATE, r["setting"] in FACILITY_SETTINGS and not r["facility_priced"]),
+        (engine.BILATERAL_ONE_SIDE, r["bilateral"] and r["bilateral_indicator"] == 0),
+        (engine.OON_NOT_COVERED, r["oon_applied"] and not r["oon_covered"]),
+        (engine.OON_BILLED, r["oon_applied"]),
+        (engine.PA_UNKNOWN, r["pa_status"] == "unknown"),
+        (engine.MULTIPLE_REDUCED, r["reduction_factor"] < 1),
+    )
+    for bit, holds in conditions:
+        if holds:
+            flags |= bit
+    benefits_given = False
+    for field, bit in engine.DEFAULTED.items():
+        if r[f"defaulted_{field}"] and not self_pay:
+            flags |= bit
+        benefits_given |= not r[f"defaulted_{field}"]
+    if self_pay and (r["network"] == "out" or benefits_given):
+        flags |= engine.SELF_PAY_IGNORED
+    r["addon_note"] = addon_note
+    r["warning_flags"] = flags
+    notes = (r["professional_note"], r["facility_note"], addon_note)
+    r["warnings"] = MESSAGE_SEPARATOR.join(engine._messages(flags, notes, today))
+
+
+def estimate_row(fields, schedules, today):
+    """The engine's row for one request given as text cells, or None (not valid, or not finite).
+
+    Parameters
+    ----------
+    fields : mapping of str to str
+        Request fields (SPEC section 3) as text, only known field names.
+    schedules : Schedules
+    today : datetime.date
+        The date of service when none is given.
+    """
+    r = _intake(fields, schedules, today)
+    if r is None:
+        return None
+    _context(r, schedules)
+    if r["bilateral"] and r["bilateral_indicator"] == 9:
+        return None
+    _price(r, schedules, "professional")
+    _price(r, schedules, "facility")
+    units = r["units"]
+    fee = (r["professional_expected"] + r["facility_expected"]) / units
+    eligible = r["multiple_procedure_indicator"] == 2 and r["addon_to"] == ""
+    factor = (1.0 + (units - 1) * r["multiple_procedure_factor"]) / units if eligible else 1.0
+    for component in ("professional", "facility"):
+        for level in LEVELS:
+            r[f"{component}_{level}"] = r[f"{component}_{level}"] * factor
+    for level in LEVELS:
+        r[f"in_network_{level}"] = r[f"professional_{level}"] + r[f"facility_{level}"]
+    _out_of_network(r)
+    _benefits(r, schedules)
+    _share(r)
+    _prior_authorization(r, schedules)
+    r["encounter"] = 0
+    r["unit_fee"] = fee
+    r["reduction_factor"] = factor
+    _warnings(r, schedules, today)
+    r["good_faith_estimate"] = r["self_pay"]
+    for prefix in engine.MONEY_PREFIXES:
+        for level in LEVELS:
+            name = f"{prefix}_{level}"
+            r[name] = round_cents(r[name])
+    for level in LEVELS:
+        share = r[f"patient_share_{level}"]
+        r[f"patient_{level}"] = round_cents(share + r[f"balance_billing_{level}"])
+        r[f"payer_{level}"] = round_cents(r[f"allowed_{level}"] - share)
+    for prefix in ("allowed", "patient", "payer", "balance_billing"):
+        for level in LEVELS:
+            value = r[f"{prefix}_{level}"]
+            if not math.isfinite(value):
+                return None  # the vectorised path refuses it with its message
+            r[f"encounter_{prefix}_{level}"] = value
+    r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
+    r["valid"], r["error"] = True, ""
+    return r

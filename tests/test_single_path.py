@@ -1,0 +1,107 @@
+"""The single-request path (plain Python values, :mod:`estimator.core.single`) gives the vectorised
+engine's answer, field for field, on random requests over the shipped schedules and the hand-made test
+schedules: valid and invalid alike (an invalid request must be refused by both)."""
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from estimator.core import single
+from estimator.core.answer import to_answer
+from estimator.core.engine import estimate
+from estimator.core.money import round_cents
+from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
+
+from .conftest import DATA, TEST_SCHEDULES
+
+SCHEDULE_SETS = {
+    "shipped": load_schedules(DEFAULT_DIRECTORY),
+    "small": load_schedules(TEST_SCHEDULES),
+    "encounters": load_schedules(DATA / "encounter_schedules"),
+}
+TODAY = dt.date(2025, 6, 1)
+GOOD_MONEY = st.one_of(st.just(""), st.integers(0, 8000).map(str), st.floats(0, 8000, allow_nan=False).map(repr))
+BAD_MONEY = st.sampled_from(["-1", "abc", "1e400", "nan", "10000001"])
+
+
+@st.composite
+def request_fields(draw, schedules):
+    """A request whose fields are each valid most of the time (a tenth of the time, one bad value)."""
+
+    def pick(good, bad):
+        return draw(bad if draw(st.integers(0, 19)) == 0 else good)
+
+    codes = sorted(schedules.procedures.index)
+    payers = sorted(schedules.payers.index)
+    regions = sorted(schedules.regions.index)
+    zips = sorted(schedules.zip_map)
+    fields = {
+        "cpt_code": pick(st.sampled_from([*codes, codes[0].lower() + " "]), st.sampled_from(["", "00000"])),
+        "payer_id": pick(st.sampled_from([*payers, payers[0].upper()]), st.sampled_from(["", "nobody"])),
+        "setting": pick(st.sampled_from(["", "office", "asc", "hospital_outpatient"]), st.just("home")),
+        "network": pick(st.sampled_from(["", "in", "out"]), st.just("maybe")),
+        "modifiers": pick(st.sampled_from(["", "RT", "LT", "50", "RT LT", "rt,lt"]), st.sampled_from(["50 RT", "XX"])),
+        "units": pick(st.sampled_from(["", "1", "2", "3", "7", "2.0", " 4 "]), st.sampled_from(["0", "1.5", "two"])),
+        "date_of_service": pick(
+            st.one_of(st.just(""), st.dates(dt.date(2023, 6, 1), dt.date(2027, 12, 31)).map(dt.date.isoformat)),
+            st.sampled_from(["2025-02-30", "05/01/2025"]),
+        ),
+    }
+    where = pick(st.sampled_from(["none", "region", "zip"]), st.sampled_from(["both", "bad region", "bad zip"]))
+    if where in ("region", "both"):
+        fields["region_id"] = draw(st.sampled_from(regions))
+    if where in ("zip", "both") and zips:
+        fields["zip"] = draw(st.sampled_from(zips)) + draw(st.sampled_from(["01", "99", "12-3456"]))
+    if where == "bad region":
+        fields["region_id"] = "nowhere"
+    if where == "bad zip":
+        fields["zip"] = draw(st.sampled_from(["1234", "00000"]))
+    for field in ("deductible", "copay", "oop_max", "deductible_met", "oop_met"):
+        if draw(st.booleans()):
+            fields[field] = pick(GOOD_MONEY, BAD_MONEY)
+    if draw(st.booleans()):
+        fields["coinsurance"] = pick(st.one_of(st.just(""), st.floats(0, 1).map(repr)), st.sampled_from(["1.5", "x"]))
+    return fields
+
+
+def vectorised_answer(fields, schedules):
+    result = estimate({k: [v] for k, v in fields.items()} or {"cpt_code": [""]}, schedules, TODAY)
+    return to_answer(result.row(0), schedules) if result.columns["valid"][0] else None
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULE_SETS))
+def test_the_single_path_answers_as_the_vectorised_engine(name):
+    schedules = SCHEDULE_SETS[name]
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(request_fields(schedules))
+    def check(fields):
+        expected = vectorised_answer(fields, schedules)
+        row = single.estimate_row(fields, schedules, TODAY)
+        assert (row is None) == (expected is None)
+        if row is not None:
+            assert json.dumps(to_answer(row, schedules)) == json.dumps(expected)
+
+    check()
+
+
+def test_the_valid_share_of_the_generated_requests_is_large_enough_to_mean_something():
+    schedules = SCHEDULE_SETS["shipped"]
+    valid = []
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(request_fields(schedules))
+    def count(fields):
+        valid.append(single.estimate_row(fields, schedules, TODAY) is not None)
+
+    count()
+    assert sum(valid) > 0.4 * len(valid)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.005, 2.675, -2.675, 0.125, 236.12945, 1e7 + 0.005, -1e-12, 12345.675])
+def test_scalar_rounding_is_the_engines(value):
+    assert single.round_cents(value) == round_cents([value])[0]
+    assert str(single.round_cents(value)) == str(float(round_cents([value])[0]))  # no -0.0 either
