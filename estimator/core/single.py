@@ -21,6 +21,13 @@ from .schedules import RULE_FIELDS, day_from_iso, day_number
 NAN = math.nan
 _ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
 _RATE_FIELDS_CASE = ("payer_id", "component", "cpt_code", "region_id", "setting")
+_MONEY = tuple(f"{prefix}_{level}" for prefix in engine.MONEY_PREFIXES for level in LEVELS)
+_SHARES = tuple(
+    (f"patient_share_{v}", f"balance_billing_{v}", f"allowed_{v}", f"patient_{v}", f"payer_{v}") for v in LEVELS
+)
+_TOTALS = tuple(
+    (f"{p}_{v}", f"encounter_{p}_{v}") for p in ("allowed", "patient", "payer", "balance_billing") for v in LEVELS
+)
 
 
 def _min(a, b):
@@ -35,11 +42,12 @@ def _max(a, b):
 
 def round_cents(x):
     """:func:`estimator.core.money.round_cents` of one float, operation for operation."""
+    if x == 0.0:
+        return 0.0
     if x != x:
         return NAN
-    cents = x * 100.0 * 1e6
-    cents = float(round(cents)) / 1e6  # numpy's rint is round half to even, as is round()
-    return math.copysign(float(math.floor(abs(cents) + 0.5)), cents) / 100.0 + 0.0
+    cents = round(x * 100.0 * 1e6) / 1e6  # numpy's rint rounds half to even, as round() does
+    return math.copysign(math.floor(abs(cents) + 0.5), cents) / 100.0 + 0.0
 
 
 def _number(text):
@@ -366,20 +374,16 @@ def estimate_row(fields, schedules, today):
     r["reduction_factor"] = factor
     _warnings(r, schedules, today)
     r["good_faith_estimate"] = r["self_pay"]
-    for prefix in engine.MONEY_PREFIXES:
-        for level in LEVELS:
-            name = f"{prefix}_{level}"
-            r[name] = round_cents(r[name])
-    for level in LEVELS:
-        share = r[f"patient_share_{level}"]
-        r[f"patient_{level}"] = round_cents(share + r[f"balance_billing_{level}"])
-        r[f"payer_{level}"] = round_cents(r[f"allowed_{level}"] - share)
-    for prefix in ("allowed", "patient", "payer", "balance_billing"):
-        for level in LEVELS:
-            value = r[f"{prefix}_{level}"]
-            if not math.isfinite(value):
-                return None  # the vectorised path refuses it with its message
-            r[f"encounter_{prefix}_{level}"] = value
+    for name in _MONEY:
+        r[name] = round_cents(r[name])
+    for share, balance, allowed, patient, payer in _SHARES:
+        r[patient] = round_cents(r[share] + r[balance])
+        r[payer] = round_cents(r[allowed] - r[share])
+    for name, total in _TOTALS:
+        value = r[name]
+        if not math.isfinite(value):
+            return None  # the vectorised path refuses it with its message
+        r[total] = value
     r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
     r["valid"], r["error"] = True, ""
     return r
