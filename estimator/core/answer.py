@@ -4,9 +4,14 @@ import math
 
 from .glossary import CRD_CODES, GOOD_FAITH_NOTICE, LEVELS, MESSAGE_SEPARATOR, SETTING_WORDS, STATUS_WORDS
 
+_LEVEL_KEYS = {}  # prefix -> ((level, column), ...), made once per prefix
+
 
 def _levels(row, prefix):
-    return {level: float(row[f"{prefix}_{level}"]) for level in LEVELS}
+    keys = _LEVEL_KEYS.get(prefix)
+    if keys is None:
+        keys = _LEVEL_KEYS[prefix] = tuple((level, f"{prefix}_{level}") for level in LEVELS)
+    return {level: float(row[key]) for level, key in keys}
 
 
 def _money(x):

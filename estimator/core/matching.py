@@ -52,6 +52,8 @@ class RowIndex:
         self.patterns = sorted(patterns, key=lambda pattern: -pattern.score)
         #: Per field, the values some row names exactly; any other case value matches only ``*``.
         self.named = [frozenset(v[v != "*"].tolist()) for v in values]
+        #: Winning rows of single cases already looked up (see :func:`estimator.core.single.estimate_row`).
+        self.answers = {}
 
     def canonical(self, cases):
         """Cases with every value no row names exactly replaced by ``""`` (it matches the same rows).

@@ -21,6 +21,33 @@ from .schedules import RULE_FIELDS, day_from_iso, day_number
 NAN = math.nan
 _ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
 _RATE_FIELDS_CASE = ("payer_id", "component", "cpt_code", "region_id", "setting")
+#: Column names per level, made once: (level, its baseline column, ...).
+_PRICE_KEYS = {
+    c: tuple((f"{c}_{v}", b) for v, b in zip(LEVELS, BASELINES, strict=True)) for c in ("professional", "facility")
+}
+_OON_KEYS = tuple(
+    (f"in_network_{v}", b, f"billed_{v}", f"allowed_{v}", f"balance_billing_{v}")
+    for v, b in zip(LEVELS, BASELINES, strict=True)
+)
+_SHARE_KEYS = tuple(
+    tuple(
+        f"{p}_{v}"
+        for p in (
+            "allowed",
+            "deductible_part",
+            "coinsurance_part",
+            "copay_part",
+            "cap_reduction",
+            "deductible_left",
+            "cap_left",
+            "patient_share",
+            "patient",
+            "payer",
+            "balance_billing",
+        )
+    )
+    for v in LEVELS
+)
 _MONEY = tuple(f"{prefix}_{level}" for prefix in engine.MONEY_PREFIXES for level in LEVELS)
 _SHARES = tuple(
     (f"patient_share_{v}", f"balance_billing_{v}", f"allowed_{v}", f"patient_{v}", f"payer_{v}") for v in LEVELS
@@ -124,17 +151,31 @@ def _intake(fields, schedules, today):
     return request
 
 
-def _lookup(index, case, day, keep=None):
-    """The winning row of one case in a :class:`~estimator.core.matching.RowIndex`, or -1."""
+def _lookup(index, case, day, keep=None, keep_key=None):
+    """The winning row of one case in a :class:`~estimator.core.matching.RowIndex`, or -1.
+
+    Answers are kept per index and folded case (``keep_key`` names what ``keep`` depends on): the
+    schedules never change once loaded, and a folded case holds only values some row names, so there
+    are at most as many as the schedules allow.
+    """
     folded = [value if value in named else "" for value, named in zip(case, index.named, strict=True)]
+    key = (*folded, day, keep_key)
+    found = index.answers.get(key)
+    if found is not None:
+        return found
+    found = -1
     for pattern in index.patterns:
         rows = pattern.rows.get(tuple(folded[f] for f in pattern.exact))
         if rows is None:
             continue
         for row in rows.tolist():
             if index.starts[row] <= day <= index.ends[row] and (keep is None or keep(row)):
-                return row
-    return -1
+                found = row
+                break
+        if found >= 0:
+            break
+    index.answers[key] = found
+    return found
 
 
 def _context(r, schedules):
@@ -212,12 +253,12 @@ def _price(r, schedules, component):
     r[f"{component}_region_factor"] = region_factor if priced else NAN
     r[f"{component}_rvus"] = rvus if priced else NAN
     r[f"{component}_note"] = note if priced else ""
-    for level, baseline in zip(LEVELS, BASELINES, strict=True):
+    for name, baseline in _PRICE_KEYS[component]:
         if basis == "baseline":
             unit_amount = r[baseline] * value
         else:
             unit_amount = (rvus if basis == "rvu" else 1.0) * value
-        r[f"{component}_{level}"] = unit_amount * scale if priced else 0.0
+        r[name] = unit_amount * scale if priced else 0.0
 
 
 def _out_of_network(r):
@@ -227,17 +268,17 @@ def _out_of_network(r):
     covered = factor == factor
     scale = r["geo_factor"] * r["modifier_factor"] * r["units"]
     r["oon_applied"], r["oon_covered"] = applied, applied and covered
-    for level, baseline in zip(LEVELS, BASELINES, strict=True):
-        a = r[f"in_network_{level}"]
+    for in_network, baseline, billed_name, allowed_name, balance_name in _OON_KEYS:
+        a = r[in_network]
         billed = r[baseline] * scale
         oon_allowed = a * factor if covered else 0.0
         if covered:
             balance = _max(0.0, billed - oon_allowed) if r["balance_billing"] else 0.0
         else:
             balance = billed
-        r[f"billed_{level}"] = billed if applied else NAN
-        r[f"allowed_{level}"] = oon_allowed if applied else a
-        r[f"balance_billing_{level}"] = balance if applied else 0.0
+        r[billed_name] = billed if applied else NAN
+        r[allowed_name] = oon_allowed if applied else a
+        r[balance_name] = balance if applied else 0.0
 
 
 def _benefits(r, schedules):
@@ -259,8 +300,8 @@ def _share(r):
     start_cap = _max(0.0, r["oop_max"] - r["oop_met"])
     capped = start_cap == start_cap
     copay, coinsurance = r["copay"], r["coinsurance"]
-    for level in LEVELS:
-        a = r[f"allowed_{level}"]
+    for allowed, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance in _SHARE_KEYS:
+        a = r[allowed]
         deductible_left = _max(0.0, start_deductible - _min(0.0, start_deductible))
         d = _min(a, deductible_left)
         c = coinsurance * (a - d)
@@ -269,15 +310,15 @@ def _share(r):
         p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
         if self_pay:
             p = a
-        r[f"deductible_part_{level}"] = 0.0 if self_pay else d
-        r[f"coinsurance_part_{level}"] = 0.0 if self_pay else c
-        r[f"copay_part_{level}"] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
-        r[f"cap_reduction_{level}"] = 0.0 if self_pay else before_cap - p
-        r[f"deductible_left_{level}"] = deductible_left
-        r[f"cap_left_{level}"] = cap_left
-        r[f"patient_share_{level}"] = p
-        r[f"patient_{level}"] = p + r[f"balance_billing_{level}"]
-        r[f"payer_{level}"] = a - p
+        r[d_part] = 0.0 if self_pay else d
+        r[c_part] = 0.0 if self_pay else c
+        r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
+        r[cap_part] = 0.0 if self_pay else before_cap - p
+        r[d_left] = deductible_left
+        r[c_left] = cap_left
+        r[share] = p
+        r[patient] = p + r[balance]
+        r[payer] = a - p
 
 
 def _prior_authorization(r, schedules):
@@ -374,8 +415,13 @@ def estimate_row(fields, schedules, today):
     r["reduction_factor"] = factor
     _warnings(r, schedules, today)
     r["good_faith_estimate"] = r["self_pay"]
+    floor = math.floor
     for name in _MONEY:
-        r[name] = round_cents(r[name])
+        x = r[name]
+        if x > 0.0:  # round_cents for a positive amount: no sign to restore, no -0.0 to clear
+            r[name] = floor(round(x * 100.0 * 1e6) / 1e6 + 0.5) / 100.0
+        else:
+            r[name] = round_cents(x)
     for share, balance, allowed, patient, payer in _SHARES:
         r[patient] = round_cents(r[share] + r[balance])
         r[payer] = round_cents(r[allowed] - r[share])
