@@ -3,6 +3,8 @@ endpoint served the same way in the same run.
 
     python benchmarks/api_throughput.py [--seconds 10] [--rounds 3] [--connections 16]
 
+Also ``POST /api/v1/encounters`` with visits of three lines, in the same alternating rounds.
+
 Needs ``wrk`` (Debian package ``wrk``). The two servers are measured in alternating rounds, so that the
 shared machine's noise falls on both; the script prints each round and the ratio of the medians.
 """
@@ -57,6 +59,19 @@ def request_bodies(count, seed=1):
             else:
                 body[field] = value
         bodies.append(json.dumps(body))
+    return bodies
+
+
+def encounter_bodies(count, seed=2):
+    """Valid, varied JSON encounters of three lines: a request's shared fields and three of the codes
+    of other requests (line fields: cpt_code, modifiers, units)."""
+    requests = [json.loads(b) for b in request_bodies(count * 4, seed)]
+    bodies = []
+    for i in range(count):
+        head, *others = requests[4 * i : 4 * i + 4]
+        shared = {k: v for k, v in head.items() if k not in ("cpt_code", "modifiers", "units")}
+        lines = [{k: r[k] for k in ("cpt_code", "modifiers", "units") if k in r} for r in others]
+        bodies.append(json.dumps({**shared, "lines": lines}))
     return bodies
 
 
@@ -149,30 +164,35 @@ def main():
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
-    bodies = request_bodies(200)
-    ports = {"bare": free_port(), "estimate": free_port()}
+    bodies = {"bare": request_bodies(200), "estimate": request_bodies(200), "encounter": encounter_bodies(200)}
+    port = {"bare": free_port(), "estimator": free_port()}
     servers = {
-        "bare": start("benchmarks.bare_app:app", ports["bare"], args.workers),
-        "estimate": start("wsgi:app", ports["estimate"], args.workers),
+        "bare": start("benchmarks.bare_app:app", port["bare"], args.workers),
+        "estimator": start("wsgi:app", port["estimator"], args.workers),
     }
-    paths = {"bare": "/echo", "estimate": "/api/v1/estimates"}
-    results = {"bare": [], "estimate": []}
+    targets = {
+        "bare": (port["bare"], "/echo"),
+        "estimate": (port["estimator"], "/api/v1/estimates"),
+        "encounter": (port["estimator"], "/api/v1/encounters"),
+    }
+    results = {name: [] for name in targets}
     try:
-        for name in results:  # warm up
-            run_wrk(ports[name], paths[name], bodies, 2, args.connections)
+        for name, (where, path) in targets.items():  # warm up
+            run_wrk(where, path, bodies[name], 2, args.connections)
         for round_ in range(1, args.rounds + 1):
-            for name in results:
-                rate = run_wrk(ports[name], paths[name], bodies, args.seconds, args.connections)
+            for name, (where, path) in targets.items():
+                rate = run_wrk(where, path, bodies[name], args.seconds, args.connections)
                 results[name].append(rate)
-                print(f"round {round_}: {name:8s} {rate:9.0f} requests/s", flush=True)
+                print(f"round {round_}: {name:9s} {rate:9.0f} requests/s", flush=True)
     finally:
         for server in servers.values():
             stop(server)
-    bare, estimate = (statistics.median(results[k]) for k in ("bare", "estimate"))
+    bare, estimate, encounter = (statistics.median(results[k]) for k in ("bare", "estimate", "encounter"))
     print(
         f"\nmedian: bare Flask JSON endpoint {bare:.0f} requests/s; POST /api/v1/estimates {estimate:.0f} "
-        f"requests/s; ratio {estimate / bare:.2f} ({args.workers} workers, {args.connections} connections, "
-        f"{len(bodies)} different requests)"
+        f"requests/s, ratio {estimate / bare:.2f} (target 0.5); POST /api/v1/encounters (3 lines) "
+        f"{encounter:.0f} requests/s, ratio {encounter / bare:.2f} (target 0.35); {args.workers} workers, "
+        f"{args.connections} connections, 200 different bodies each"
     )
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from estimator.core import single
-from estimator.core.answer import to_answer
+from estimator.core.answer import to_answer, to_encounter_answer
 from estimator.core.engine import estimate
 from estimator.core.money import round_cents
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
@@ -105,3 +105,64 @@ def test_the_valid_share_of_the_generated_requests_is_large_enough_to_mean_somet
 def test_scalar_rounding_is_the_engines(value):
     assert single.round_cents(value) == round_cents([value])[0]
     assert str(single.round_cents(value)) == str(float(round_cents([value])[0]))  # no -0.0 either
+
+
+@st.composite
+def encounter_fields(draw, schedules):
+    """An encounter: one request's shared fields and 1 to 6 lines (a few more rarely), some codes twice."""
+    shared = {k: v for k, v in draw(request_fields(schedules)).items() if k not in ("cpt_code", "modifiers", "units")}
+    count = draw(st.one_of(st.integers(1, 6), st.integers(7, 20)))
+    lines = []
+    for _ in range(count):
+        line = draw(request_fields(schedules))
+        lines.append({k: line[k] for k in ("cpt_code", "modifiers", "units")})
+        if lines and draw(st.integers(0, 5)) == 0:
+            lines.append(dict(lines[0]))  # the same code again: equal fees, ranked by line order
+    return shared, lines[:20]
+
+
+def vectorised_encounter(shared, lines, schedules):
+    import numpy as np
+
+    rows = [{**shared, **line} for line in lines]
+    names = {k for row in rows for k in row}
+    raw = {name: [row.get(name, "") for row in rows] for name in names}
+    result = estimate(raw, schedules, TODAY, encounter=np.zeros(len(rows), dtype=np.int64))
+    if not result.columns["valid"].all():
+        return None
+    return to_encounter_answer([result.row(i) for i in range(len(rows))], schedules)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULE_SETS))
+def test_the_single_path_answers_encounters_as_the_vectorised_engine(name):
+    schedules = SCHEDULE_SETS[name]
+    valid = []
+
+    @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(encounter_fields(schedules))
+    def check(encounter):
+        shared, lines = encounter
+        expected = vectorised_encounter(shared, lines, schedules)
+        rows = single.estimate_lines([{**shared, **line} for line in lines], schedules, TODAY)
+        assert (rows is None) == (expected is None)
+        valid.append(rows is not None)
+        if rows is not None:
+            assert json.dumps(to_encounter_answer(rows, schedules)) == json.dumps(expected)
+
+    check()
+    assert sum(valid) > 0.15 * len(valid)  # enough valid visits to mean something
+
+
+def test_running_sums_are_pandas_compensated_grouped_cumsum():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        values = list(rng.choice([1e16, -1e16, 0.1, 0.2, 3.3, 1.0, 1e-3, np.nan], size=rng.integers(1, 8)))
+        order = list(rng.permutation(len(values)))
+        ranked = pd.Series(np.asarray(values)[order])
+        expected = ranked.groupby(np.zeros(len(values))).shift(1, fill_value=0.0).groupby(np.zeros(len(values)))
+        expected = expected.cumsum().to_numpy()
+        got = single._running(values, order)
+        assert np.array_equal(np.asarray(got)[order], expected, equal_nan=True)

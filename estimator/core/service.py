@@ -94,6 +94,14 @@ def estimate_encounter(fields, schedules, today=None):
     Returns the section 7 answer; raises ``RequestError`` with messages keyed by field, a line's
     fields keyed ``lines.<index>.<field>`` (from 0).
     """
+    today = today or dt.date.today()
+    rows, messages = encounter_rows(fields)
+    if rows and not messages:
+        lines = [{k: as_text(v) for k, v in row.items()} for row in rows]
+        estimated = single.estimate_lines(lines, schedules, today)
+        if estimated is not None:
+            return to_encounter_answer(estimated, schedules)
+    # Not valid (or not finite): the vectorised path words every line's and field's message.
     result, rows, messages = _encounter(fields, schedules, today)
     if messages:
         raise RequestError(messages)

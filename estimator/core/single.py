@@ -12,6 +12,7 @@ import datetime as dt
 import math
 
 from . import engine
+from .encounters import STATUS_ORDER
 from .glossary import BENEFIT_FIELDS, CRD_CODES, LEVELS, MAX_MONEY, MAX_UNITS, MESSAGE_SEPARATOR, NETWORKS, SETTINGS
 from .intake import _MODIFIER_SPLIT, _NUMBER, _SPECIAL, _ZIP, SUPPORTED_MODIFIERS
 from .pricing import BASELINES, BILATERAL_FACTOR, FACILITY_SETTINGS
@@ -20,6 +21,8 @@ from .schedules import RULE_FIELDS, day_from_iso, day_number
 
 NAN = math.nan
 _ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
+#: E6: the encounter's status is the first of these any line has (``not_applicable`` otherwise).
+_STATUS_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
 _RATE_FIELDS_CASE = ("payer_id", "component", "cpt_code", "region_id", "setting")
 #: Column names per level, made once: (level, its baseline column, ...).
 _PRICE_KEYS = {
@@ -293,36 +296,65 @@ def _benefits(r, schedules):
         r[field] = default if given != given else given
 
 
-def _share(r):
-    """E4 for an encounter of one line (the engine's ``share_costs``)."""
-    self_pay = r["self_pay"]
-    start_deductible = _max(0.0, r["deductible"] - r["deductible_met"])
-    start_cap = _max(0.0, r["oop_max"] - r["oop_met"])
+def _running(values, order):
+    """Per line, the sum of ``values`` over the lines before it in ``order``, added as pandas' grouped
+    ``cumsum`` adds them (Kahan's compensated sum; a NaN line gets NaN and is skipped)."""
+    before = [0.0] * len(values)
+    total = compensation = 0.0
+    for k, i in enumerate(order):
+        before[i] = total if k else 0.0
+        x = values[i]
+        if x == x:
+            y = x - compensation
+            t = total + y
+            compensation = t - total - y
+            total = t
+    if any(values[i] != values[i] for i in order[:-1]):  # a NaN before a line makes its sum NaN
+        for k in range(1, len(order)):
+            if values[order[k - 1]] != values[order[k - 1]]:
+                before[order[k]] = NAN
+    return before
+
+
+def _share(rows, order):
+    """E4 over the lines of one encounter (the engine's ``share_costs``), lines taken in ``order``."""
+    head = rows[0]
+    self_pay = head["self_pay"]
+    start_deductible = _max(0.0, head["deductible"] - head["deductible_met"])
+    start_cap = _max(0.0, head["oop_max"] - head["oop_met"])
     capped = start_cap == start_cap
-    copay, coinsurance = r["copay"], r["coinsurance"]
+    coinsurance = head["coinsurance"]
+    copays = [0.0] * len(rows)
+    copays[order[0]] = head["copay"]
+    single = len(rows) == 1
     for allowed, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance in _SHARE_KEYS:
-        a = r[allowed]
-        deductible_left = _max(0.0, start_deductible - _min(0.0, start_deductible))
-        d = _min(a, deductible_left)
-        c = coinsurance * (a - d)
-        before_cap = _min(a, copay + d + c)
-        cap_left = _max(0.0, start_cap - _min(0.0, start_cap)) if capped else NAN
-        p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
-        if self_pay:
-            p = a
-        r[d_part] = 0.0 if self_pay else d
-        r[c_part] = 0.0 if self_pay else c
-        r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
-        r[cap_part] = 0.0 if self_pay else before_cap - p
-        r[d_left] = deductible_left
-        r[c_left] = cap_left
-        r[share] = p
-        r[patient] = p + r[balance]
-        r[payer] = a - p
+        amounts = [r[allowed] for r in rows]
+        before_a = [0.0] if single else _running(amounts, order)
+        parts = []
+        for i, a in enumerate(amounts):
+            deductible_left = _max(0.0, start_deductible - _min(before_a[i], start_deductible))
+            d = _min(a, deductible_left)
+            c = coinsurance * (a - d)
+            parts.append((deductible_left, d, c, _min(a, copays[i] + d + c)))
+        before_p = [0.0] if single else _running([part[3] for part in parts], order)
+        for i, (r, a, (deductible_left, d, c, before_cap)) in enumerate(zip(rows, amounts, parts, strict=True)):
+            cap_left = _max(0.0, start_cap - _min(before_p[i], start_cap)) if capped else NAN
+            p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
+            if self_pay:
+                p = a
+            r[d_part] = 0.0 if self_pay else d
+            r[c_part] = 0.0 if self_pay else c
+            r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
+            r[cap_part] = 0.0 if self_pay else before_cap - p
+            r[d_left] = deductible_left
+            r[c_left] = cap_left
+            r[share] = p
+            r[patient] = p + r[balance]
+            r[payer] = a - p
 
 
 def _prior_authorization(r, schedules):
-    """Step 9 (the engine's ``prior_authorization``) and the status of a one-line encounter (E6)."""
+    """Step 9 (the engine's ``prior_authorization``)."""
     rules = schedules.arrays["prior_auth"]
     chosen = _lookup(schedules.rule_index, [r[f] for f in RULE_FIELDS], r["period_start"])
     found = chosen >= 0 and not r["self_pay"] and len(rules["status"]) > 0
@@ -336,15 +368,15 @@ def _prior_authorization(r, schedules):
     r["pa_reason"] = reason
     r["pa_documentation"] = rules["documentation"][chosen] if found else ""
     r["pa_source"] = rules["source"][chosen] if found else ""
-    r["encounter_pa_status"] = "not_applicable" if r["self_pay"] else status
 
 
-def _warnings(r, schedules, today):
-    """The warning flags and text (the engine's ``_addon_notes``, ``_warning_flags`` and ``_warning_text``)."""
+def _warnings(r, codes, today):
+    """The warning flags and text (the engine's ``_addon_notes``, ``_warning_flags`` and ``_warning_text``);
+    ``codes`` are the codes of the encounter's lines."""
     addon_note = ""
     if r["addon_to"]:
         primaries = r["addon_to"].split()
-        if r["cpt_code"] not in primaries:
+        if not any(code in codes for code in primaries):
             addon_note = (
                 f"Add-on code {r['cpt_code']} is billed with {' or '.join(primaries)}, which this visit does "
                 "not include."
@@ -389,47 +421,79 @@ def estimate_row(fields, schedules, today):
     today : datetime.date
         The date of service when none is given.
     """
-    r = _intake(fields, schedules, today)
-    if r is None:
-        return None
-    _context(r, schedules)
-    if r["bilateral"] and r["bilateral_indicator"] == 9:
-        return None
-    _price(r, schedules, "professional")
-    _price(r, schedules, "facility")
-    units = r["units"]
-    fee = (r["professional_expected"] + r["facility_expected"]) / units
-    eligible = r["multiple_procedure_indicator"] == 2 and r["addon_to"] == ""
-    factor = (1.0 + (units - 1) * r["multiple_procedure_factor"]) / units if eligible else 1.0
-    for component in ("professional", "facility"):
+    rows = estimate_lines([fields], schedules, today)
+    return rows[0] if rows is not None else None
+
+
+def estimate_lines(lines, schedules, today):
+    """The engine's rows for the lines of one encounter (SPEC section 7), or None (a line not valid, or
+    figures not finite). Each line is a mapping of request field to text, the shared fields repeated."""
+    rows = []
+    for fields in lines:
+        r = _intake(fields, schedules, today)
+        if r is None:
+            return None
+        _context(r, schedules)
+        if r["bilateral"] and r["bilateral_indicator"] == 9:
+            return None
+        _price(r, schedules, "professional")
+        _price(r, schedules, "facility")
+        r["unit_fee"] = (r["professional_expected"] + r["facility_expected"]) / r["units"]
+        rows.append(r)
+    # E1-E2: the top eligible line by unit fee keeps its first unit at 100 %.
+    eligible = [r["multiple_procedure_indicator"] == 2 and r["addon_to"] == "" for r in rows]
+    ranked = sorted((i for i, e in enumerate(eligible) if e), key=lambda i: (-rows[i]["unit_fee"], i))
+    top = ranked[0] if ranked else -1
+    for i, r in enumerate(rows):
+        units, factor = r["units"], r["multiple_procedure_factor"]
+        if not eligible[i]:
+            factor = 1.0
+        elif i == top:
+            factor = (1.0 + (units - 1) * factor) / units
+        r["reduction_factor"] = factor
+        for component in ("professional", "facility"):
+            for name, _ in _PRICE_KEYS[component]:
+                r[name] = r[name] * factor
         for level in LEVELS:
-            r[f"{component}_{level}"] = r[f"{component}_{level}"] * factor
-    for level in LEVELS:
-        r[f"in_network_{level}"] = r[f"professional_{level}"] + r[f"facility_{level}"]
-    _out_of_network(r)
-    _benefits(r, schedules)
-    _share(r)
-    _prior_authorization(r, schedules)
-    r["encounter"] = 0
-    r["unit_fee"] = fee
-    r["reduction_factor"] = factor
-    _warnings(r, schedules, today)
-    r["good_faith_estimate"] = r["self_pay"]
+            r[f"in_network_{level}"] = r[f"professional_{level}"] + r[f"facility_{level}"]
+        _out_of_network(r)
+        _benefits(r, schedules)
+        _prior_authorization(r, schedules)
+        r["encounter"] = 0
+    order = sorted(range(len(rows)), key=lambda i: (-rows[i]["unit_fee"], i))
+    _share(rows, order)
+    if rows[0]["self_pay"]:
+        status = "not_applicable"
+    else:
+        status = min((r["pa_status"] for r in rows), key=lambda s: _STATUS_RANK.get(s, len(_STATUS_RANK)))
+        status = status if status in _STATUS_RANK else "not_applicable"
+    codes = {r["cpt_code"] for r in rows}
     floor = math.floor
-    for name in _MONEY:
-        x = r[name]
-        if x > 0.0:  # round_cents for a positive amount: no sign to restore, no -0.0 to clear
-            r[name] = floor(round(x * 100.0 * 1e6) / 1e6 + 0.5) / 100.0
-        else:
-            r[name] = round_cents(x)
-    for share, balance, allowed, patient, payer in _SHARES:
-        r[patient] = round_cents(r[share] + r[balance])
-        r[payer] = round_cents(r[allowed] - r[share])
-    for name, total in _TOTALS:
-        value = r[name]
-        if not math.isfinite(value):
+    for r in rows:
+        r["encounter_pa_status"] = status
+        _warnings(r, codes, today)
+        r["good_faith_estimate"] = r["self_pay"]
+        for name in _MONEY:
+            x = r[name]
+            if x > 0.0:  # round_cents for a positive amount: no sign to restore, no -0.0 to clear
+                r[name] = floor(round(x * 100.0 * 1e6) / 1e6 + 0.5) / 100.0
+            else:
+                r[name] = round_cents(x)
+        for share, balance, allowed, patient, payer in _SHARES:
+            r[patient] = round_cents(r[share] + r[balance])
+            r[payer] = round_cents(r[allowed] - r[share])
+        if not all(math.isfinite(r[name]) for name, _ in _TOTALS):
             return None  # the vectorised path refuses it with its message
-        r[total] = value
-    r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
-    r["valid"], r["error"] = True, ""
-    return r
+        r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
+        r["valid"], r["error"] = True, ""
+    for name, total in _TOTALS:  # E5: sums of the lines' rounded figures, added in line order
+        if len(rows) == 1:
+            value = rows[0][name]
+        else:
+            value = 0.0
+            for r in rows:
+                value += r[name]
+            value = round_cents(value)
+        for r in rows:
+            r[total] = value
+    return rows
