@@ -442,6 +442,11 @@ class Schedules:
         return {name: {c: frame[c].to_numpy() for c in frame.columns} for name, frame in tables.items()}
 
     @cached_property
+    def lists(self):
+        """:attr:`arrays` as Python lists of plain values, for the one-request path (no numpy scalars)."""
+        return {name: {c: values.tolist() for c, values in table.items()} for name, table in self.arrays.items()}
+
+    @cached_property
     def zip_map(self):
         """ZIP3 prefix to region id."""
         return dict(zip(self.zip_regions["zip3"], self.zip_regions["region_id"], strict=True))

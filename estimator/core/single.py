@@ -51,6 +51,7 @@ _SHARE_KEYS = tuple(
     )
     for v in LEVELS
 )
+_IN_NETWORK_KEYS = tuple((f"in_network_{v}", f"professional_{v}", f"facility_{v}") for v in LEVELS)
 _MONEY = tuple(f"{prefix}_{level}" for prefix in engine.MONEY_PREFIXES for level in LEVELS)
 _SHARES = tuple(
     (f"patient_share_{v}", f"balance_billing_{v}", f"allowed_{v}", f"patient_{v}", f"payer_{v}") for v in LEVELS
@@ -84,6 +85,8 @@ def _number(text):
     """:func:`estimator.core.intake._number` without the message: (value, ok)."""
     if text == "":
         return NAN, True
+    if text.isascii() and text.replace(".", "", 1).isdigit():  # plain digits, at most one point
+        return float(text), True
     if _SPECIAL.fullmatch(text) or not _NUMBER.fullmatch(text):
         return NAN, False
     value = float(text)
@@ -183,7 +186,7 @@ def _lookup(index, case, day, keep=None, keep_key=None):
 
 def _context(r, schedules):
     """The procedure, payer and region columns the request needs (the engine's ``_context``)."""
-    tables = schedules.arrays
+    tables = schedules.lists
     procedures, payers, regions = tables["procedures"], tables["payers"], tables["regions"]
     labels = schedules._labels
     p = labels["procedures"][r["cpt_code"]]
@@ -225,7 +228,7 @@ def _context(r, schedules):
 
 def _price(r, schedules, component):
     """One component through steps 1 to 6 (the engine's ``price_component``)."""
-    rates = schedules.arrays["rates"]
+    rates = schedules.lists["rates"]
     row = -1
     if component == "professional" or r["setting"] in FACILITY_SETTINGS:
         case = [r[f] if f != "component" else component for f in _RATE_FIELDS_CASE]
@@ -287,7 +290,7 @@ def _out_of_network(r):
 def _benefits(r, schedules):
     """The benefits used and which were defaulted (the engine's ``resolve_benefits``)."""
     chosen = _lookup(schedules.benefit_index, [r["payer_id"]], r["period_start"])
-    periods, payers = schedules.arrays["benefit_periods"], schedules.arrays["payers"]
+    periods, payers = schedules.lists["benefit_periods"], schedules.lists["payers"]
     for field in BENEFIT_FIELDS:
         given = r[field]
         from_period = float(periods[field][chosen]) if chosen >= 0 and len(periods[field]) else NAN
@@ -316,6 +319,29 @@ def _running(values, order):
     return before
 
 
+def _share_one(r, self_pay, start_deductible, start_cap, capped, coinsurance, copay):
+    """:func:`_share` for an encounter of one line: nothing runs before it."""
+    deductible_left = _max(0.0, start_deductible - _min(0.0, start_deductible))
+    cap_left = _max(0.0, start_cap - _min(0.0, start_cap)) if capped else NAN
+    for allowed, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance in _SHARE_KEYS:
+        a = r[allowed]
+        d = _min(a, deductible_left)
+        c = coinsurance * (a - d)
+        before_cap = _min(a, copay + d + c)
+        p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
+        if self_pay:
+            p = a
+        r[d_part] = 0.0 if self_pay else d
+        r[c_part] = 0.0 if self_pay else c
+        r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
+        r[cap_part] = 0.0 if self_pay else before_cap - p
+        r[d_left] = deductible_left
+        r[c_left] = cap_left
+        r[share] = p
+        r[patient] = p + r[balance]
+        r[payer] = a - p
+
+
 def _share(rows, order):
     """E4 over the lines of one encounter (the engine's ``share_costs``), lines taken in ``order``."""
     head = rows[0]
@@ -324,9 +350,12 @@ def _share(rows, order):
     start_cap = _max(0.0, head["oop_max"] - head["oop_met"])
     capped = start_cap == start_cap
     coinsurance = head["coinsurance"]
+    if len(rows) == 1:
+        _share_one(head, self_pay, start_deductible, start_cap, capped, coinsurance, head["copay"])
+        return
     copays = [0.0] * len(rows)
     copays[order[0]] = head["copay"]
-    single = len(rows) == 1
+    single = False
     for allowed, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance in _SHARE_KEYS:
         amounts = [r[allowed] for r in rows]
         before_a = [0.0] if single else _running(amounts, order)
@@ -355,7 +384,7 @@ def _share(rows, order):
 
 def _prior_authorization(r, schedules):
     """Step 9 (the engine's ``prior_authorization``)."""
-    rules = schedules.arrays["prior_auth"]
+    rules = schedules.lists["prior_auth"]
     chosen = _lookup(schedules.rule_index, [r[f] for f in RULE_FIELDS], r["period_start"])
     found = chosen >= 0 and not r["self_pay"] and len(rules["status"]) > 0
     if r["self_pay"]:
@@ -454,8 +483,8 @@ def estimate_lines(lines, schedules, today):
         for component in ("professional", "facility"):
             for name, _ in _PRICE_KEYS[component]:
                 r[name] = r[name] * factor
-        for level in LEVELS:
-            r[f"in_network_{level}"] = r[f"professional_{level}"] + r[f"facility_{level}"]
+        for in_network, professional, facility in _IN_NETWORK_KEYS:
+            r[in_network] = r[professional] + r[facility]
         _out_of_network(r)
         _benefits(r, schedules)
         _prior_authorization(r, schedules)
@@ -482,8 +511,8 @@ def estimate_lines(lines, schedules, today):
         for share, balance, allowed, patient, payer in _SHARES:
             r[patient] = round_cents(r[share] + r[balance])
             r[payer] = round_cents(r[allowed] - r[share])
-        if not all(math.isfinite(r[name]) for name, _ in _TOTALS):
-            return None  # the vectorised path refuses it with its message
+        if not math.isfinite(sum([r[name] for name, _ in _TOTALS])):  # a NaN or an infinity, or too large
+            return None  # the vectorised path refuses it (or, if only the sum overflowed, answers it)
         r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
         r["valid"], r["error"] = True, ""
     for name, total in _TOTALS:  # E5: sums of the lines' rounded figures, added in line order
