@@ -4,7 +4,9 @@ schedules: valid and invalid alike (an invalid request must be refused by both).
 
 import datetime as dt
 import json
+import math
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -101,10 +103,16 @@ def test_the_valid_share_of_the_generated_requests_is_large_enough_to_mean_somet
     assert sum(valid) > 0.3 * len(valid)
 
 
-@pytest.mark.parametrize("value", [0.0, 1.005, 2.675, -2.675, 0.125, 236.12945, 1e7 + 0.005, -1e-12, 12345.675])
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 1.005, 2.675, -2.675, 0.125, 236.12945, 1e7 + 0.005, -1e-12, 12345.675, 1e306, -1e306, 1e299, 1e301],
+)
 def test_scalar_rounding_is_the_engines(value):
-    assert single.round_cents(value) == round_cents([value])[0]
-    assert str(single.round_cents(value)) == str(float(round_cents([value])[0]))  # no -0.0 either
+    with np.errstate(over="ignore"):
+        expected = round_cents([value])[0]
+    assert single.round_cents(value) == expected
+    assert str(single.round_cents(value)) == str(float(expected))  # no -0.0 either
+    assert math.isnan(single.round_cents(math.nan))
 
 
 @st.composite

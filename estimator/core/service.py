@@ -127,6 +127,10 @@ def _encounter(fields, schedules, today):
                 messages.setdefault(f"lines.{i}.{field}", text)
             elif field in SHARED_FIELDS:
                 messages.setdefault(field, text)
+            elif field != "encounter":  # a line's own problem beyond its fields (figures not finite)
+                messages.setdefault(f"lines.{i}.{field}", text)
+    if not messages and not result.columns["valid"].all():  # never an answer built from refused lines
+        messages["lines"] = [text for i in range(len(rows)) for text in [result.columns["error"][i]] if text][:1]
     return result, rows, messages
 
 

@@ -75,9 +75,10 @@ def round_cents(x):
     """:func:`estimator.core.money.round_cents` of one float, operation for operation."""
     if x == 0.0:
         return 0.0
-    if x != x:
-        return NAN
-    cents = round(x * 100.0 * 1e6) / 1e6  # numpy's rint rounds half to even, as round() does
+    cents = x * 100.0 * 1e6
+    if not math.isfinite(cents):
+        return cents  # NaN stays NaN; an amount too large to scale stays infinite, as in numpy
+    cents = round(cents) / 1e6  # numpy's rint rounds half to even, as round() does
     return math.copysign(math.floor(abs(cents) + 0.5), cents) / 100.0 + 0.0
 
 
@@ -504,7 +505,7 @@ def estimate_lines(lines, schedules, today):
         r["good_faith_estimate"] = r["self_pay"]
         for name in _MONEY:
             x = r[name]
-            if x > 0.0:  # round_cents for a positive amount: no sign to restore, no -0.0 to clear
+            if 0.0 < x < 1e300:  # round_cents for a positive amount: no sign to restore, no -0.0 to clear
                 r[name] = floor(round(x * 100.0 * 1e6) / 1e6 + 0.5) / 100.0
             else:
                 r[name] = round_cents(x)
