@@ -143,6 +143,8 @@ BAD_OPTIONS = [
     ("batch", "--chunk-rows", "1.5"),
     ("batch", "--today", "2025-02-30"),
     ("batch", "--engine", "spark"),
+    ("batch", "--jobs", "0"),
+    ("batch", "--jobs", "two"),
     ("estimate", "--today", "tomorrow"),
     ("serve", "--workers", "0"),
 ]

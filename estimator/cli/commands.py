@@ -325,6 +325,8 @@ def _batch(args, schedules):
         if not args.quiet:
             print(f"Done: estimates written to {args.output}.", file=sys.stderr)
         return 0
+    from concurrent.futures.process import BrokenProcessPool
+
     from ..batch.files import estimate_file, is_parquet
 
     if (is_parquet(args.input) or is_parquet(args.output)) and "-" in (args.input, args.output):
@@ -337,6 +339,13 @@ def _batch(args, schedules):
     except InputFileError as exc:
         print(f"{args.input}: {exc}", file=sys.stderr)
         return 2
+    except BrokenProcessPool:
+        print(
+            f"{args.input}: a worker process stopped (out of memory?); the output is incomplete. Try fewer "
+            "--jobs or --chunk-rows.",
+            file=sys.stderr,
+        )
+        return 1
     except OSError as exc:
         print(f"{exc.filename or args.input}: {exc.strerror or exc}", file=sys.stderr)
         return 2

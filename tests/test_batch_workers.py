@@ -1,0 +1,67 @@
+"""Worker processes (``batch --jobs N``) change nothing in a batch's output or summary: the same bytes as
+the in-process run, with broken rows, bytes that are not UTF-8 and visits straddling chunks, through the
+command line and against the API's in-process batch."""
+
+import json
+import random
+
+import pytest
+
+from benchmarks.generate_requests import generate
+from estimator.cli import main as cli_main
+from estimator.core.schedules import DEFAULT_DIRECTORY
+
+
+def messy_file(path, rows, seed):
+    """A generated request file with visits, then broken in places: stray quotes, short and long rows,
+    bytes that are not UTF-8, formula-like cells, carriage returns and blank lines."""
+    frame = generate(rows, seed, encounters=0.3)
+    lines = frame.to_csv(index=False).encode().split(b"\n")
+    rng = random.Random(seed)
+    for i in range(1, len(lines) - 1):
+        roll = rng.random()
+        if roll < 0.005:
+            lines[i] = lines[i].replace(b",", b',"', 1)
+        elif roll < 0.01:
+            lines[i] += b",extra"
+        elif roll < 0.015:
+            lines[i] = lines[i].replace(b"C", b"\xff\xfe", 1)
+        elif roll < 0.02:
+            lines[i] = b"=1+" + lines[i]
+        elif roll < 0.025:
+            lines[i] += b"\r"
+        elif roll < 0.03:
+            lines[i] = b""
+    path.write_bytes(b"\n".join(lines))
+
+
+@pytest.mark.parametrize("chunk_rows", [97, 1000])
+def test_workers_write_the_same_bytes_and_counts(tmp_path, chunk_rows):
+    source = tmp_path / "in.csv"
+    messy_file(source, 6000, seed=chunk_rows)
+    outputs = {}
+    for jobs in (1, 2, 3):
+        target, summary = tmp_path / f"out-{jobs}.csv", tmp_path / f"summary-{jobs}.json"
+        args = ["batch", str(source), "-o", str(target), "-q", "--today", "2025-06-01", "--summary", str(summary)]
+        assert cli_main([*args, "--chunk-rows", str(chunk_rows), "--jobs", str(jobs)]) == 0
+        outputs[jobs] = (target.read_bytes(), json.loads(summary.read_text()))
+    assert outputs[1][0].count(b"\n") > 5000
+    assert outputs[2] == outputs[1]
+    assert outputs[3] == outputs[1]
+
+
+def test_the_api_batch_agrees_with_workers(tmp_path, records_url):
+    import datetime as dt
+
+    from estimator.web.app import create_app
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    messy_file(source, 3000, seed=5)
+    today = dt.date.today().isoformat()
+    args = ["batch", str(source), "-o", str(target), "-q", "--chunk-rows", "250", "--jobs", "2", "--today", today]
+    assert cli_main(args) == 0
+    app = create_app({"TESTING": True, "FEE_SCHEDULES": str(DEFAULT_DIRECTORY), "DATABASE_URL": records_url})
+    app.config["BATCH_CHUNK_ROWS"] = 250
+    api = app.test_client().post("/api/v1/estimates/batch", data=source.read_bytes(), content_type="text/csv")
+    assert api.status_code == 200
+    assert api.get_data() == target.read_bytes()
