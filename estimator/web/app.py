@@ -24,6 +24,13 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
+    def open_session(self, app, request):
+        # Without a session cookie (every API call) the session is new and empty: no need to build the
+        # signing serializer, as Flask would on every request.
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class() if app.secret_key else None
+        return super().open_session(app, request)
+
 
 def create_app(test_config=None):
     """Build the app: configuration, fee schedules (loaded here, reloaded when their files change), API,
