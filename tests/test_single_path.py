@@ -120,10 +120,18 @@ def encounter_fields(draw, schedules):
     """An encounter: one request's shared fields and 1 to 6 lines (a few more rarely), some codes twice."""
     shared = {k: v for k, v in draw(request_fields(schedules)).items() if k not in ("cpt_code", "modifiers", "units")}
     count = draw(st.one_of(st.integers(1, 6), st.integers(7, 20)))
+    codes = sorted(schedules.procedures.index)
     lines = []
     for _ in range(count):
-        line = draw(request_fields(schedules))
-        lines.append({k: line[k] for k in ("cpt_code", "modifiers", "units")})
+        line = {
+            "cpt_code": draw(st.sampled_from(codes)),
+            "modifiers": draw(st.sampled_from(["", "", "", "RT", "LT", "50"])),
+            "units": draw(st.sampled_from(["", "1", "2", "3"])),
+        }
+        if draw(st.integers(0, 49)) == 0:  # now and then a line the rules refuse
+            drawn = draw(request_fields(schedules))
+            line = {k: drawn[k] for k in ("cpt_code", "modifiers", "units")}
+        lines.append(line)
         if lines and draw(st.integers(0, 5)) == 0:
             lines.append(dict(lines[0]))  # the same code again: equal fees, ranked by line order
     return shared, lines[:20]
@@ -158,7 +166,7 @@ def test_the_single_path_answers_encounters_as_the_vectorised_engine(name):
             assert json.dumps(to_encounter_answer(rows, schedules)) == json.dumps(expected)
 
     check()
-    assert sum(valid) > 0.15 * len(valid)  # enough valid visits to mean something
+    assert sum(valid) > 0.3 * len(valid)  # enough valid visits to mean something
 
 
 def test_running_sums_are_pandas_compensated_grouped_cumsum():
