@@ -422,13 +422,14 @@ def _plain_chunk(lines, chunk_rows, names):
     if not block:
         return None
     keys = [str(i) for i in range(len(names))]
+    coded = pa.dictionary(pa.int32(), pa.string())  # each column as codes into its distinct texts
     try:
         table = pacsv.read_csv(
             pa.py_buffer(block),
-            read_options=pacsv.ReadOptions(column_names=keys),
+            read_options=pacsv.ReadOptions(column_names=keys, block_size=len(block) + 1),  # one dictionary
             parse_options=pacsv.ParseOptions(quote_char=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={k: pa.string() for k in keys}, strings_can_be_null=False, check_utf8=True
+                column_types=dict.fromkeys(keys, coded), strings_can_be_null=False, check_utf8=True
             ),
         )
     except (pa.ArrowInvalid, ValueError):  # a row of another width, or bytes that are not UTF-8
@@ -436,8 +437,10 @@ def _plain_chunk(lines, chunk_rows, names):
     lines.consume(block)
     _release_arrow_memory()
     columns = []
-    for column in table.columns:
-        encoded = column.combine_chunks().dictionary_encode()
+    for column in table.unify_dictionaries().columns:
+        encoded = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if not len(encoded):
+            encoded = pa.array([], type=pa.string()).dictionary_encode()
         columns.append((encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()))
     return _frame(columns, names)
 
