@@ -56,6 +56,8 @@ WARNINGS = {
 #: Per line, when another line of its encounter fails validation (the encounter is estimated whole or not).
 OTHER_LINE_INVALID = "Another line of this encounter is invalid, so the encounter is not estimated."
 
+#: The money a batch's columns are computed from (see ``explain``).
+BATCH_MONEY = ("allowed", "patient_share", "balance_billing")
 MONEY_PREFIXES = (
     "allowed",
     "patient_share",
@@ -96,7 +98,7 @@ class Estimates:
         return {name: values[i] for name, values in self.columns.items()}
 
 
-def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None, row_problems=None):
+def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None, row_problems=None, explain=True):
     """Estimate every request of ``raw``: each row a line, the lines of one encounter estimated together.
 
     Parameters
@@ -114,6 +116,10 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
         shared-field and id checks (:func:`estimator.core.encounters.from_ids`).
     row_problems : numpy.ndarray of object, optional
         Per row, a problem found before intake (a broken CSV row) that makes the row fail.
+    explain : bool, default True
+        With False (a batch's table), only the figures a batch writes are rounded to cents: the
+        allowed amounts, the patient's shares and the balance bills, from which the patient and payer
+        figures and the encounter totals follow; the other money columns stay unrounded.
 
     Returns
     -------
@@ -185,7 +191,7 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
         result["warning_flags"] = _warning_flags(result)
         result["warnings"] = _warning_text(result, today)
         result["good_faith_estimate"] = result["self_pay"]
-        money = [column for prefix in MONEY_PREFIXES for column in levels(prefix)]
+        money = [column for prefix in (MONEY_PREFIXES if explain else BATCH_MONEY) for column in levels(prefix)]
         rounded = round_cents(np.vstack([result[column] for column in money]))
         for i, column in enumerate(money):
             result[column] = rounded[i]

@@ -153,6 +153,8 @@ def _number(text):
     """(value, message) for one money-like cell; blank gives (nan, None)."""
     if text == "":
         return math.nan, None
+    if text.isascii() and text.replace(".", "", 1).isdigit():  # plain digits, at most one point
+        return float(text), None
     if _SPECIAL.fullmatch(text):
         return math.nan, NOT_FINITE
     if not _NUMBER.fullmatch(text):
@@ -230,7 +232,7 @@ def parse_requests(raw, schedules, today):
 
     zips = column("zip")
     zip_map = schedules.zip_map
-    zip_ok = [bool(_ZIP.fullmatch(v)) for v in zips.values]
+    zip_ok = [(len(v) == 5 and v.isascii() and v.isdigit()) or bool(_ZIP.fullmatch(v)) for v in zips.values]
     zip_region = [zip_map.get(v[:3], "") if ok else "" for v, ok in zip(zips.values, zip_ok, strict=True)]
     given_zip = zips.rows([v != "" for v in zips.values], bool)
     msgs.add("zip", zips.rows([v != "" and not ok for v, ok in zip(zips.values, zip_ok, strict=True)], bool), BAD_ZIP)

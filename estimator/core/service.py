@@ -153,7 +153,7 @@ def batch_table(raw, schedules, today=None, row_problems=None, encounter_problem
         if encounter_problems is not None:
             problems = np.where(problems == None, encounter_problems, problems)  # noqa: E711
         encounter_problems = problems
-    result = estimate(raw, schedules, today, encounter, encounter_problems, row_problems).columns
+    result = estimate(raw, schedules, today, encounter, encounter_problems, row_problems, explain=False).columns
     ok = result["valid"]
     added = {}
     for prefix in ("allowed", "patient"):
