@@ -320,27 +320,21 @@ def _running(values, order):
     return before
 
 
-def _share_one(r, self_pay, start_deductible, start_cap, capped, coinsurance, copay):
-    """:func:`_share` for an encounter of one line: nothing runs before it."""
-    deductible_left = _max(0.0, start_deductible - _min(0.0, start_deductible))
-    cap_left = _max(0.0, start_cap - _min(0.0, start_cap)) if capped else NAN
-    for allowed, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance in _SHARE_KEYS:
-        a = r[allowed]
-        d = _min(a, deductible_left)
-        c = coinsurance * (a - d)
-        before_cap = _min(a, copay + d + c)
-        p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
-        if self_pay:
-            p = a
-        r[d_part] = 0.0 if self_pay else d
-        r[c_part] = 0.0 if self_pay else c
-        r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
-        r[cap_part] = 0.0 if self_pay else before_cap - p
-        r[d_left] = deductible_left
-        r[c_left] = cap_left
-        r[share] = p
-        r[patient] = p + r[balance]
-        r[payer] = a - p
+def _store_share(r, keys, a, deductible_left, d, c, before_cap, cap_left, capped, self_pay):
+    """One line's share of one level after the cap (the end of the engine's ``share_costs``)."""
+    _, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance = keys
+    p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
+    if self_pay:
+        p = a
+    r[d_part] = 0.0 if self_pay else d
+    r[c_part] = 0.0 if self_pay else c
+    r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
+    r[cap_part] = 0.0 if self_pay else before_cap - p
+    r[d_left] = deductible_left
+    r[c_left] = cap_left
+    r[share] = p
+    r[patient] = p + r[balance]
+    r[payer] = a - p
 
 
 def _share(rows, order):
@@ -351,36 +345,32 @@ def _share(rows, order):
     start_cap = _max(0.0, head["oop_max"] - head["oop_met"])
     capped = start_cap == start_cap
     coinsurance = head["coinsurance"]
-    if len(rows) == 1:
-        _share_one(head, self_pay, start_deductible, start_cap, capped, coinsurance, head["copay"])
+    if len(rows) == 1:  # nothing runs before the line: the running sums are 0
+        deductible_left = _max(0.0, start_deductible - _min(0.0, start_deductible))
+        cap_left = _max(0.0, start_cap - _min(0.0, start_cap)) if capped else NAN
+        copay = head["copay"]
+        for keys in _SHARE_KEYS:
+            a = head[keys[0]]
+            d = _min(a, deductible_left)
+            c = coinsurance * (a - d)
+            before_cap = _min(a, copay + d + c)
+            _store_share(head, keys, a, deductible_left, d, c, before_cap, cap_left, capped, self_pay)
         return
     copays = [0.0] * len(rows)
     copays[order[0]] = head["copay"]
-    single = False
-    for allowed, d_part, c_part, copay_part, cap_part, d_left, c_left, share, patient, payer, balance in _SHARE_KEYS:
-        amounts = [r[allowed] for r in rows]
-        before_a = [0.0] if single else _running(amounts, order)
+    for keys in _SHARE_KEYS:
+        amounts = [r[keys[0]] for r in rows]
+        before_a = _running(amounts, order)
         parts = []
         for i, a in enumerate(amounts):
             deductible_left = _max(0.0, start_deductible - _min(before_a[i], start_deductible))
             d = _min(a, deductible_left)
             c = coinsurance * (a - d)
             parts.append((deductible_left, d, c, _min(a, copays[i] + d + c)))
-        before_p = [0.0] if single else _running([part[3] for part in parts], order)
+        before_p = _running([part[3] for part in parts], order)
         for i, (r, a, (deductible_left, d, c, before_cap)) in enumerate(zip(rows, amounts, parts, strict=True)):
             cap_left = _max(0.0, start_cap - _min(before_p[i], start_cap)) if capped else NAN
-            p = _min(before_cap, cap_left if cap_left == cap_left else 0.0) if capped else before_cap
-            if self_pay:
-                p = a
-            r[d_part] = 0.0 if self_pay else d
-            r[c_part] = 0.0 if self_pay else c
-            r[copay_part] = 0.0 if self_pay else _max(0.0, before_cap - d - c)
-            r[cap_part] = 0.0 if self_pay else before_cap - p
-            r[d_left] = deductible_left
-            r[c_left] = cap_left
-            r[share] = p
-            r[patient] = p + r[balance]
-            r[payer] = a - p
+            _store_share(r, keys, a, deductible_left, d, c, before_cap, cap_left, capped, self_pay)
 
 
 def _prior_authorization(r, schedules):
