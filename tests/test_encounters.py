@@ -5,6 +5,8 @@ D4000 $150 (indicator 0), E5000 $200 (indicator 9). Plan "plan": deductible $300
 $20 copay, $1,000 out-of-pocket maximum, out of network 50 % with balance billing, reduction factor 0.5.
 """
 
+import re
+
 import pytest
 
 from estimator.core.errors import RequestError
@@ -258,6 +260,13 @@ def valid_encounter(shipped, shared, lines):
 LEVELS = ("low", "expected", "high")
 
 
+def unit_fees(answer):
+    """The lines' fees per unit as the explanation ranks them (to the cent): equal ones rank by line
+    order, also for one code given with and without RT (the same fee)."""
+    ranking = next((t for t in answer["explanation"] if t.startswith("Lines ranked by fee per unit")), "")
+    return re.findall(r"\$([\d,]+\.\d{2})\)", ranking)
+
+
 @PROPERTY
 @given(shared=shared_strategy, line=line_strategy)
 def test_a_one_line_encounter_is_the_single_estimate(shipped, shared, line):
@@ -284,7 +293,8 @@ def test_totals_are_sums_of_lines_and_do_not_depend_on_their_order(shipped, shar
         for level in LEVELS:
             paid = line["patient_responsibility"][level] - line["balance_billing"][level]
             assert round(paid + line["payer_responsibility"][level], 2) == line["allowed_amount"][level]
-    if len({(line["cpt_code"], tuple(line.get("modifiers") or ())) for line in lines}) < len(lines):
+    fees = unit_fees(answer)
+    if len(set(fees)) < len(fees):
         return  # equal fees are ranked by line order (E2, E4): see the worked case below
     shuffled = data.draw(st.permutations(lines))
     again = valid_encounter(shipped, shared, shuffled)
@@ -366,3 +376,13 @@ def test_with_no_reduction_factor_the_allowed_total_is_the_lines_priced_alone(vi
     )
     assert answer["allowed_amount"]["expected"] == alone
     assert all(line["reduction_factor"] == 1.0 for line in answer["lines"])
+
+
+def test_one_code_with_and_without_rt_has_one_fee_so_its_order_may_change_the_totals(shipped):
+    """Found by the property above: 64635 x 2 with RT and 64635 alone have the same fee per unit, so E2
+    and E4 rank them by line order, and the copay and the deductible fall differently."""
+    shared = {"payer_id": "example_ppo", "date_of_service": "2025-06-01", "zip": "10001", "deductible_met": 500}
+    lines = [{"cpt_code": "64635", "units": 2, "modifiers": ["RT"]}, {"cpt_code": "64635"}]
+    one, other = (valid_encounter(shipped, {**shared, "copay": 30}, order) for order in (lines, lines[::-1]))
+    assert unit_fees(one) == unit_fees(other) == ["726.09", "726.09"]
+    assert one["patient_responsibility"]["expected"] != other["patient_responsibility"]["expected"]
