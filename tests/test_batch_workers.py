@@ -2,6 +2,7 @@
 the in-process run, with broken rows, bytes that are not UTF-8 and visits straddling chunks, through the
 command line and against the API's in-process batch."""
 
+import datetime as dt
 import json
 import random
 
@@ -51,8 +52,6 @@ def test_workers_write_the_same_bytes_and_counts(tmp_path, chunk_rows):
 
 
 def test_the_api_batch_agrees_with_workers(tmp_path, records_url):
-    import datetime as dt
-
     from estimator.web.app import create_app
 
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
@@ -65,3 +64,22 @@ def test_the_api_batch_agrees_with_workers(tmp_path, records_url):
     api = app.test_client().post("/api/v1/estimates/batch", data=source.read_bytes(), content_type="text/csv")
     assert api.status_code == 200
     assert api.get_data() == target.read_bytes()
+
+
+def test_workers_started_without_a_fork_server_write_the_same_bytes(tmp_path, monkeypatch):
+    """Where the system has no fork server (Windows, some sandboxes), workers are spawned."""
+    import io
+    import multiprocessing
+
+    from estimator.batch.stream import estimate_csv
+    from estimator.core.schedules import load_schedules
+
+    source = tmp_path / "in.csv"
+    messy_file(source, 1500, seed=9)
+    schedules = load_schedules(DEFAULT_DIRECTORY)
+    today = dt.date(2025, 6, 1)
+    alone, spawned = io.BytesIO(), io.BytesIO()
+    estimate_csv(io.BytesIO(source.read_bytes()), alone, schedules, today, chunk_rows=300, jobs=1)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    estimate_csv(io.BytesIO(source.read_bytes()), spawned, schedules, today, chunk_rows=300, jobs=2)
+    assert spawned.getvalue() == alone.getvalue()

@@ -310,6 +310,13 @@ def _estimate(args, schedules):
     return 0
 
 
+def _usable_cores():
+    """The cores this process may run on (all of the machine's where the system cannot say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _batch(args, schedules):
     if args.engine == "dask":
         from ..batch.cluster import estimate_with_dask
@@ -334,7 +341,7 @@ def _batch(args, schedules):
         return 2
     progress = None if args.quiet else StderrProgress()
     try:
-        jobs = args.jobs or len(os.sched_getaffinity(0))
+        jobs = args.jobs or _usable_cores()
         summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress, jobs)
     except InputFileError as exc:
         print(f"{args.input}: {exc}", file=sys.stderr)
