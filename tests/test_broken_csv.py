@@ -5,6 +5,7 @@ upload page, which must agree byte for byte."""
 
 import csv
 import io
+import os
 import re
 
 import pytest
@@ -187,7 +188,11 @@ def _app(chunk_rows, records_url):
     return _APPS[chunk_rows]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("BROKEN_VISITS_EXAMPLES", 40)),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(
     visits=st.lists(st.integers(1, 4), min_size=1, max_size=12),
     mutations=st.lists(st.tuples(st.sampled_from(VISIT_KINDS), st.integers(0, 1000), st.floats(0, 1)), max_size=4),
@@ -221,3 +226,28 @@ def test_broken_rows_in_visits_read_in_small_chunks_lose_no_line(
         assert row[15] != "" or row[5] != ""  # each row has its figures or its error
     if b"\xff" in body:
         assert "\ufffd" in out.decode("utf-8")
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 50])
+def test_an_id_that_is_not_utf8_and_comes_back_is_named_in_its_rows_error(records_url, tmp_path, chunk_rows):
+    body = (
+        VISIT_HEADER
+        + b"\n"
+        + b"".join(visit_line(k, visit) + b"\n" for k, visit in enumerate([b"V\xff", b"V\xff", b"W", b"V\xff", b"X"]))
+    )
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(body)
+    args = ["batch", str(source), "-o", str(target), "-q", "--fee-schedules", str(TEST_SCHEDULES)]
+    for jobs in ("1", "2"):
+        assert cli_main([*args, "--chunk-rows", str(chunk_rows), "--jobs", jobs]) == 0
+        rows = output_rows_of(target.read_bytes())
+        assert [r[0] for r in rows] == [f"ID{k:06d}" for k in range(5)]
+        assert "V\ufffd" in rows[3][-5] and "again" in rows[3][-5]  # the id, written with U+FFFD
+        assert rows[2][-5] == rows[4][-5] == ""  # (rows 0 and 1 too are refused when in the same chunk)
+    api = _app(chunk_rows, records_url).test_client()
+    answer = api.post("/api/v1/estimates/batch", data=body, content_type="text/csv")
+    assert answer.status_code == 200 and answer.get_data() == target.read_bytes()
+
+
+def output_rows_of(data):
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))[1:]

@@ -607,7 +607,7 @@ def estimate_rows(raw, schedules, today=None, problems=None, carry=None, across=
     if newly.any():
         table.loc[newly, list(MONEY_COLUMNS)] = np.nan
         table.loc[newly, ["prior_auth", "warnings"]] = ""
-    table["error"] = error
+    table["error"] = pd.Series(error, index=table.index, dtype=object)  # text may hold undecodable bytes
     return table, error, fallback, table["prior_auth"].to_numpy(object)
 
 
@@ -715,7 +715,8 @@ def _concat(first, second):
     for name in first.columns:
         a, b = first[name], second[name]
         if categorical_codes(b) is None:
-            columns[name] = np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+            cells = np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+            columns[name] = pd.Series(cells, dtype=object)  # never inferred as Arrow strings
             continue
         cells = pd.Index(np.asarray(a, dtype=object), dtype=object)  # text, never inferred as Arrow strings
         categories = pd.Index(b.array.categories, dtype=object)

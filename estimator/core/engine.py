@@ -90,8 +90,8 @@ class Estimates:
 
     @property
     def frame(self):
-        """The columns as a DataFrame."""
-        return pd.DataFrame(self.columns)
+        """The columns as a DataFrame (text columns stay object columns: they may hold undecodable bytes)."""
+        return pd.DataFrame({name: pd.Series(values, dtype=values.dtype) for name, values in self.columns.items()})
 
     def row(self, i):
         """Row ``i`` as a dict of plain values."""
