@@ -142,6 +142,14 @@ def test_an_id_that_comes_back_is_refused_in_both_places_within_a_chunk(shipped)
     assert "'V5' appears again" in rows["11"]["error"] and "'V5' appears again" in rows["13"]["error"]
 
 
+def test_an_id_that_comes_back_is_refused_within_a_chunk_even_when_every_run_is_one_row(shipped):
+    text = (
+        BATCH.split("\n", 1)[0] + "\n" + "".join(f"{i},V{i % 3},64483,medicare,10001,2025-05-01,,\n" for i in range(6))
+    )
+    rows = run_batch(shipped, text, 1000)
+    assert all(f"'V{i % 3}' appears again after another id" in r["error"] for i, r in enumerate(rows))
+
+
 def test_an_id_that_comes_back_in_a_later_chunk_is_refused_there(shipped):
     text = (
         BATCH.split("\n", 1)[0] + "\n" + "".join(f"{i},V{i % 3},64483,medicare,10001,2025-05-01,,\n" for i in range(9))

@@ -54,7 +54,7 @@ def from_ids(ids, shared_cells):
     new[1:] = blank[1:] | (ids[1:] != ids[:-1])
     encounter = np.cumsum(new) - 1
     problems = np.full(n, None, dtype=object)
-    if n == 0 or new.all():
+    if n == 0:
         return encounter, problems
     multi = _sizes(encounter)[encounter] > 1
     for name, cells in shared_cells.items():
