@@ -247,6 +247,11 @@ def test_an_id_that_is_not_utf8_and_comes_back_is_named_in_its_rows_error(record
     api = _app(chunk_rows, records_url).test_client()
     answer = api.post("/api/v1/estimates/batch", data=body, content_type="text/csv")
     assert answer.status_code == 200 and answer.get_data() == target.read_bytes()
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "out.parquet"
+    assert cli_main(["batch", str(source), "-o", str(parquet), *args[4:], "--chunk-rows", str(chunk_rows)]) == 0
+    assert pq.read_table(parquet).column("error").to_pylist() == [r[-5] for r in rows]
 
 
 def output_rows_of(data):

@@ -112,7 +112,7 @@ def _arrow_column(name, column):
 
     if name in MONEY_OUTPUT or name in FACTOR_OUTPUT:
         return pa.array(column.to_numpy("float64"), type=pa.float64(), from_pandas=True)
-    return pa.array([v if isinstance(v, str) else "" for v in column.tolist()], type=pa.string())
+    return pa.array(clean_cells(column).tolist(), type=pa.string())  # an error may echo bytes that were not UTF-8
 
 
 def _parquet_batches(source, chunk_rows):
