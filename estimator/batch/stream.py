@@ -502,6 +502,9 @@ _WORKER = {}
 
 
 def _start_worker(schedules, today):
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it stops the pool
     _WORKER.update(schedules=schedules, today=today)
 
 

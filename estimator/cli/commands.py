@@ -161,6 +161,9 @@ def main(argv=None):
     except ScheduleError as exc:
         print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the worker processes are stopped already; no traceback
+        print("Interrupted: the output is incomplete.", file=sys.stderr)
+        return 130
 
 
 def _records(args):
