@@ -112,3 +112,15 @@ def test_ctrl_c_stops_the_workers_and_says_so_without_a_traceback(tmp_path):
         time.sleep(0.2)
     else:
         raise AssertionError("a process of the batch outlived it")
+
+
+def test_chunk_size_changes_nothing_on_a_messy_file_with_visits(tmp_path):
+    source = tmp_path / "in.csv"
+    messy_file(source, 6000, seed=11)
+    outputs = set()
+    for chunk_rows in (1, 97, 1000, 50_000):
+        target = tmp_path / f"out-{chunk_rows}.csv"
+        args = ["batch", str(source), "-o", str(target), "-q", "--today", "2025-06-01", "--jobs", "1"]
+        assert cli_main([*args, "--chunk-rows", str(chunk_rows)]) == 0
+        outputs.add(target.read_bytes())
+    assert len(outputs) == 1

@@ -256,3 +256,30 @@ def test_an_id_that_is_not_utf8_and_comes_back_is_named_in_its_rows_error(record
 
 def output_rows_of(data):
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))[1:]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 5])
+@pytest.mark.parametrize("quoted", [False, True])  # plain lines (read by Arrow) or not (the csv module)
+@pytest.mark.parametrize("blank", [b"\n", b"\r\n", b"\r"])  # a lone CR is read by the csv module
+def test_runs_of_blank_lines_longer_than_a_chunk_lose_nothing_after_them(
+    records_url, tmp_path, chunk_rows, quoted, blank
+):
+    lines, n = [HEADER + b"\n"], 0
+    for blanks in (1, 2, 3, 4, 6, 0, 5):
+        for _ in range(2):
+            lines.append(line(n, b'"o,k"' if quoted else b"ok") + b"\n")
+            n += 1
+        lines.append(blank * blanks)
+    body = b"".join(lines)
+    source = tmp_path / "in.csv"
+    source.write_bytes(body)
+    outputs = []
+    for rows in (chunk_rows, 50_000):
+        target = tmp_path / f"out-{rows}.csv"
+        args = ["batch", str(source), "-o", str(target), "-q", "--fee-schedules", str(TEST_SCHEDULES)]
+        assert cli_main([*args, "--chunk-rows", str(rows), "--jobs", "1"]) == 0
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert_every_line_once(outputs[0], n, single_quote=True)
+    api = _app(chunk_rows, records_url).test_client()
+    assert api.post("/api/v1/estimates/batch", data=body, content_type="text/csv").get_data() == outputs[0]

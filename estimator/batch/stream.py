@@ -294,7 +294,8 @@ def _first_line_cells(line):
 
 
 def _read_chunk(reader, tap, chunk_rows, width):
-    """Up to ``chunk_rows`` rows, each of ``width`` cells, and {row index: problem} for broken rows.
+    """Up to ``chunk_rows`` rows, each of ``width`` cells, {row index: problem} for broken rows, and
+    whether the file has ended (a chunk may hold no row when its lines are all blank).
 
     Rows are pulled by the csv module in C; only the rare broken record is handled in Python. A record
     that is not valid CSV (a field over the size limit), or that has the wrong number of fields and
@@ -326,6 +327,7 @@ def _read_chunk(reader, tap, chunk_rows, width):
             tap.push_back(record[1:])  # read again, after the broken line, as rows of their own
         problems[len(rows)] = failure
         rows.append(_first_line_cells(record[0]))
+    exhausted = len(rows) < chunk_rows  # blank lines included: fewer records than asked is the file's end
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if (lengths == 0).any():  # a blank line is not a row
         keep = np.flatnonzero(lengths != 0)
@@ -336,7 +338,7 @@ def _read_chunk(reader, tap, chunk_rows, width):
     for i in np.flatnonzero(lengths != width).tolist():
         problems.setdefault(i, f"row has {lengths[i]} fields; the header has {width}")
         rows[i] = (rows[i] + [""] * width)[:width]
-    return rows, problems
+    return rows, problems, exhausted
 
 
 def _counts(values):
@@ -401,9 +403,11 @@ def open_csv(source, chunk_rows=DEFAULT_CHUNK_ROWS):
                 if len(frame):
                     yield frame, {}
                 continue
-            rows, problems = _read_chunk(reader, tap, chunk_rows, len(header))
+            rows, problems, exhausted = _read_chunk(reader, tap, chunk_rows, len(header))
             if not rows:
-                return
+                if exhausted:
+                    return
+                continue  # a chunk of blank lines only: the file goes on
             frame = _coded_frame(zip(*rows, strict=True), names)
             del rows  # only one chunk of rows alive at a time
             yield frame, problems
