@@ -283,3 +283,41 @@ def test_runs_of_blank_lines_longer_than_a_chunk_lose_nothing_after_them(
     assert_every_line_once(outputs[0], n, single_quote=True)
     api = _app(chunk_rows, records_url).test_client()
     assert api.post("/api/v1/estimates/batch", data=body, content_type="text/csv").get_data() == outputs[0]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    n=st.integers(1, 30),
+    mutations=st.lists(mutation, max_size=6),
+    endings=st.lists(st.sampled_from(ENDINGS), min_size=1, max_size=3),
+    blank_after=st.sets(st.integers(0, 30), max_size=4),
+    chunk_rows=st.integers(1, 7),
+)
+def test_a_broken_file_gives_the_same_bytes_at_every_chunk_size(
+    tmp_path_factory, n, mutations, endings, blank_after, chunk_rows
+):
+    body, n = build(n, mutations, endings, blank_after)
+    folder = tmp_path_factory.mktemp("chunks")
+    source = folder / "in.csv"
+    source.write_bytes(body)
+    outputs = []
+    for rows in (chunk_rows, 50_000):
+        target = folder / f"out-{rows}.csv"
+        args = ["batch", str(source), "-o", str(target), "-q", "--fee-schedules", str(TEST_SCHEDULES), "--jobs", "1"]
+        assert cli_main([*args, "--chunk-rows", str(rows)]) == 0
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50_000])
+def test_a_field_over_the_csv_modules_limit_is_refused_whatever_the_chunk(tmp_path, chunk_rows):
+    """Arrow reads a field of any length; the csv module refuses one over its limit: a plain line that long
+    goes to the csv module, so the row is refused at every chunk size alike."""
+    body = HEADER + b"\n" + line(0, b"y" * 140_000) + b"\n" + line(1) + b"\n" + line(2) + b"\n"
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_bytes(body)
+    args = ["batch", str(source), "-o", str(target), "-q", "--fee-schedules", str(TEST_SCHEDULES), "--jobs", "1"]
+    assert cli_main([*args, "--chunk-rows", str(chunk_rows)]) == 0
+    rows = output_rows(target.read_bytes())
+    assert rows[0][-1].startswith("row is not valid CSV: field larger than field limit")
+    assert rows[1][-1] == rows[2][-1] == ""

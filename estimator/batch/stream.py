@@ -192,16 +192,21 @@ class _ByteLines:
 
     def plain_block(self, rows):
         """The bytes of the next ``rows`` lines (fewer at the end of the file) if they are plain CSV that
-        any reader splits alike: no quote, NUL or lone carriage return; else ``None``, and nothing is
+        any reader splits alike: no quote, NUL or lone carriage return, and no line longer than the csv
+        module's field limit (which it refuses and Arrow would not); else ``None``, and nothing is
         consumed. The caller takes the block with :meth:`consume`."""
         while not self.eof and self.buffer.count(b"\n", self.start) < rows:
             self._read()
         ends = np.flatnonzero(np.frombuffer(self.buffer, dtype=np.uint8, offset=self.start) == 10)
         if len(ends) >= rows:
-            end = self.start + int(ends[rows - 1]) + 1
+            ends = ends[:rows]
+            end = self.start + int(ends[-1]) + 1
         elif self.eof:
             end = len(self.buffer)
         else:
+            return None
+        starts = np.concatenate([[0], ends + 1])  # each line's first byte, and the block's end
+        if len(starts) and np.diff(np.append(starts, end - self.start)).max(initial=0) > csv.field_size_limit():
             return None
         block = self.buffer[self.start : end]
         if b'"' in block or b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
