@@ -14,7 +14,7 @@ import math
 from . import engine
 from .encounters import STATUS_ORDER
 from .glossary import BENEFIT_FIELDS, CRD_CODES, LEVELS, MAX_MONEY, MAX_UNITS, MESSAGE_SEPARATOR, NETWORKS, SETTINGS
-from .intake import _MODIFIER_SPLIT, _NUMBER, _SPECIAL, _ZIP, SUPPORTED_MODIFIERS
+from .intake import _ZIP, _modifiers, _number
 from .pricing import BASELINES, BILATERAL_FACTOR, FACILITY_SETTINGS
 from .prior_auth import NO_RULE_REASON, SELF_PAY_REASON
 from .schedules import RULE_FIELDS, day_from_iso, day_number
@@ -82,28 +82,6 @@ def round_cents(x):
     return math.copysign(math.floor(abs(cents) + 0.5), cents) / 100.0 + 0.0
 
 
-def _number(text):
-    """:func:`estimator.core.intake._number` without the message: (value, ok)."""
-    if text == "":
-        return NAN, True
-    if text.isascii() and text.replace(".", "", 1).isdigit():  # plain digits, at most one point
-        return float(text), True
-    if _SPECIAL.fullmatch(text) or not _NUMBER.fullmatch(text):
-        return NAN, False
-    value = float(text)
-    return (NAN, False) if math.isinf(value) else (value, True)
-
-
-def _modifiers(text):
-    """(canonical text, bilateral) of a modifiers cell, or None when it is not valid."""
-    tokens = [t.upper() for t in _MODIFIER_SPLIT.split(text) if t]
-    if any(t not in SUPPORTED_MODIFIERS for t in tokens) or len(set(tokens)) != len(tokens):
-        return None
-    if "50" in tokens and ("RT" in tokens or "LT" in tokens):
-        return None
-    return " ".join(tokens), "50" in tokens or ("RT" in tokens and "LT" in tokens)
-
-
 def _intake(fields, schedules, today):
     """The typed request, or None when any field would get a message."""
     text = {name: value.strip() for name, value in fields.items()}
@@ -125,12 +103,12 @@ def _intake(fields, schedules, today):
     network = text.get("network", "") or "in"
     if setting not in SETTINGS or network not in NETWORKS:
         return None
-    modifiers = _modifiers(text.get("modifiers", ""))
-    if modifiers is None:
+    modifiers, bilateral, problem = _modifiers(text.get("modifiers", ""))
+    if problem is not None:
         return None
     units_text = text.get("units", "")
-    units, ok = _number(units_text)
-    if not ok or (units_text and (not units.is_integer() or not 1 <= units <= MAX_UNITS)):
+    units, message = _number(units_text)
+    if message is not None or (units_text and (not units.is_integer() or not 1 <= units <= MAX_UNITS)):
         return None
     date_text = text.get("date_of_service", "")
     day = day_from_iso(date_text) if date_text else day_number(today)
@@ -143,16 +121,16 @@ def _intake(fields, schedules, today):
         "zip": zip_code,
         "setting": setting,
         "network": network,
-        "modifiers": modifiers[0],
-        "bilateral": modifiers[1],
+        "modifiers": modifiers,
+        "bilateral": bilateral,
         "units": int(units) if units_text else 1,
         "date_of_service": day,
         "date_given": bool(date_text),
     }
     for field in ("deductible", "copay", "oop_max", "deductible_met", "oop_met", "coinsurance"):
-        value, ok = _number(text.get(field, ""))
+        value, message = _number(text.get(field, ""))
         high = 1 if field == "coinsurance" else MAX_MONEY
-        if not ok or (value == value and not 0 <= value <= high):
+        if message is not None or (value == value and not 0 <= value <= high):
             return None
         request[field] = 0.0 if value != value and field in ("deductible_met", "oop_met") else value
     return request
