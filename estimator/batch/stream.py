@@ -43,7 +43,7 @@ def neutral_texts(column, quote=False):
     be joined with commas directly. The cells to change are found by Arrow's regular expressions; only
     those few are changed in Python.
     """
-    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    codes, uniques = factorize(column)
     return _neutral_dictionary(codes, uniques, quote)
 
 
@@ -78,7 +78,7 @@ def neutralise(column, quote=False):
 
 def clean_cells(column):
     """A text column with bytes that were not UTF-8 written as U+FFFD (once per distinct value)."""
-    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    codes, uniques = factorize(column)
     fixed = [_clean_text(u) if isinstance(u, str) else "" for u in uniques] + [""]
     return np.array(fixed, dtype=object)[codes]
 
@@ -123,7 +123,7 @@ def factor_texts(values):
 
 def not_utf8(column):
     """Rows whose cell held bytes that are not UTF-8 (decoded as surrogates), once per distinct value."""
-    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    codes, uniques = factorize(column)
     bad = np.array([isinstance(u, str) and bool(_BAD_BYTES.search(u)) for u in uniques] or [False])
     return bad[codes] if bad.any() else np.zeros(len(codes), dtype=bool)
 
@@ -195,8 +195,11 @@ class _ByteLines:
         any reader splits alike: no quote, NUL or lone carriage return, and no line longer than the csv
         module's field limit (which it refuses and Arrow would not); else ``None``, and nothing is
         consumed. The caller takes the block with :meth:`consume`."""
-        while not self.eof and self.buffer.count(b"\n", self.start) < rows:
-            self._read()
+        found = self.buffer.count(b"\n", self.start)
+        while not self.eof and found < rows:
+            kept = len(self.buffer) - self.start
+            self._read()  # the unread bytes move to the front; only the new ones are counted
+            found += self.buffer.count(b"\n", kept)
         ends = np.flatnonzero(np.frombuffer(self.buffer, dtype=np.uint8, offset=self.start) == 10)
         if len(ends) >= rows:
             ends = ends[:rows]

@@ -107,11 +107,13 @@ SMALL = 64
 
 
 def factorize(values):
-    """(codes, list of distinct values) of a 1-d array: in order of first appearance, or a categorical
-    column's own codes and categories (a batch reads its text columns so, already encoded)."""
+    """(codes, list of distinct values) of a 1-d array, Series or list: in order of first appearance, or a
+    categorical column's own codes and categories (a batch reads its text columns so, already encoded)."""
     coded = categorical_codes(values)
     if coded is not None:
         return coded
+    if not isinstance(values, np.ndarray):  # a Series or a list of text cells
+        values = np.asarray(values, dtype=object)
     if len(values) <= SMALL:
         seen = {}
         codes = np.array([seen.setdefault(v, len(seen)) for v in values], dtype="int64")

@@ -19,7 +19,7 @@ from .glossary import (
     SHARED_FIELDS,
 )
 from .intake import parse_requests
-from .matching import categorical_codes, factorize
+from .matching import factorize
 from .schedules import day_number
 
 UNKNOWN_FIELD = "Unknown field."
@@ -179,6 +179,6 @@ def batch_table(raw, schedules, today=None, row_problems=None, encounter_problem
 
 def stripped_cells(column):
     """A column of text cells, stripped, blank for a missing cell (once per distinct value)."""
-    codes, uniques = factorize(column if categorical_codes(column) is not None else np.asarray(column, dtype=object))
+    codes, uniques = factorize(column)
     stripped = np.array([u.strip() if isinstance(u, str) else "" for u in uniques] + [""], dtype=object)
     return stripped[codes]
