@@ -3,6 +3,7 @@
 import pytest
 
 from estimator.core.errors import RequestError
+from estimator.core.intake import COINSURANCE_TEXT
 from estimator.core.service import estimate_one
 
 from .conftest import TODAY, run
@@ -46,12 +47,13 @@ BAD_CASES = [
     ),
     ("copay nan", {"copay": "nan"}, "copay", "Special numeric values (nan or infinity) are not permitted."),
     ("oop_max infinite", {"oop_max": "inf"}, "oop_max", "Special numeric values (nan or infinity) are not permitted."),
-    (
-        "coinsurance above 1",
-        {"coinsurance": "20"},
-        "coinsurance",
-        "Must be greater than or equal to 0 and less than or equal to 1.",
-    ),
+    ("coinsurance above 1", {"coinsurance": "20"}, "coinsurance", COINSURANCE_TEXT),
+    ("coinsurance negative", {"coinsurance": "-0.1"}, "coinsurance", COINSURANCE_TEXT),
+    ("coinsurance percent above 100", {"coinsurance": "150%"}, "coinsurance", COINSURANCE_TEXT),
+    ("coinsurance negative percent", {"coinsurance": "-5%"}, "coinsurance", COINSURANCE_TEXT),
+    ("coinsurance sign alone", {"coinsurance": "%"}, "coinsurance", "Not a valid number."),
+    ("coinsurance two signs", {"coinsurance": "20%%"}, "coinsurance", "Not a valid number."),
+    ("coinsurance text percent", {"coinsurance": "lots%"}, "coinsurance", "Not a valid number."),
     (
         "deductible_met negative",
         {"deductible_met": "-5"},
@@ -105,3 +107,15 @@ def test_every_bad_field_is_reported_at_once(small):
 )
 def test_lenient_but_unambiguous_input_is_accepted(small, change):
     assert run(small, **{**GOOD, **change})["error"] == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "fraction"),
+    [("20%", 0.2), ("20 %", 0.2), ("12.5%", 0.125), ("0%", 0.0), ("100%", 1.0), ("0.2", 0.2), ("1", 1.0), ("0", 0.0)],
+)
+def test_coinsurance_typed_as_text_is_a_fraction_or_a_percent_with_its_sign(small, text, fraction):
+    row = run(small, **{**GOOD, "coinsurance": text})
+    assert row["error"] == ""
+    assert row["coinsurance"] == fraction
+    answer = estimate_one({**GOOD, "coinsurance": text}, small, TODAY)
+    assert answer["cost_sharing"]["coinsurance"] == fraction

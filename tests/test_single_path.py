@@ -4,7 +4,6 @@ schedules: valid and invalid alike (an invalid request must be refused by both).
 
 import datetime as dt
 import json
-import math
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from hypothesis import strategies as st
 from estimator.core import single
 from estimator.core.answer import to_answer, to_encounter_answer
 from estimator.core.engine import estimate
-from estimator.core.money import round_cents
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 
 from .conftest import DATA, TEST_SCHEDULES
@@ -103,18 +101,6 @@ def test_the_valid_share_of_the_generated_requests_is_large_enough_to_mean_somet
     assert sum(valid) > 0.3 * len(valid)
 
 
-@pytest.mark.parametrize(
-    "value",
-    [0.0, -0.0, 1.005, 2.675, -2.675, 0.125, 236.12945, 1e7 + 0.005, -1e-12, 12345.675, 1e306, -1e306, 1e299, 1e301],
-)
-def test_scalar_rounding_is_the_engines(value):
-    with np.errstate(over="ignore"):
-        expected = round_cents([value])[0]
-    assert single.round_cents(value) == expected
-    assert str(single.round_cents(value)) == str(float(expected))  # no -0.0 either
-    assert math.isnan(single.round_cents(math.nan))
-
-
 @st.composite
 def encounter_fields(draw, schedules):
     """An encounter: one request's shared fields and 1 to 6 lines (a few more rarely), some codes twice."""
@@ -138,7 +124,6 @@ def encounter_fields(draw, schedules):
 
 
 def vectorised_encounter(shared, lines, schedules):
-    import numpy as np
 
     rows = [{**shared, **line} for line in lines]
     names = {k for row in rows for k in row}
@@ -167,18 +152,3 @@ def test_the_single_path_answers_encounters_as_the_vectorised_engine(name):
 
     check()
     assert sum(valid) > 0.3 * len(valid)  # enough valid visits to mean something
-
-
-def test_running_sums_are_pandas_compensated_grouped_cumsum():
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(3)
-    for _ in range(200):
-        values = list(rng.choice([1e16, -1e16, 0.1, 0.2, 3.3, 1.0, 1e-3, np.nan], size=rng.integers(1, 8)))
-        order = list(rng.permutation(len(values)))
-        ranked = pd.Series(np.asarray(values)[order])
-        expected = ranked.groupby(np.zeros(len(values))).shift(1, fill_value=0.0).groupby(np.zeros(len(values)))
-        expected = expected.cumsum().to_numpy()
-        got = single._running(values, order)
-        assert np.array_equal(np.asarray(got)[order], expected, equal_nan=True)

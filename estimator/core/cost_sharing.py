@@ -1,79 +1,87 @@
-"""Patient and payer shares of the allowed amount (SPEC section 4, step 8)."""
-
-import numpy as np
+"""The benefits a request is estimated with, and the patient's and payer's shares of the allowed amount
+(SPEC section 4, step 8, and section 7, E4), over the numbers of :mod:`.arith`."""
 
 from .glossary import BENEFIT_FIELDS, LEVELS
-from .matching import distinct
 
 
-def resolve_benefits(work, schedules):
-    """The benefits each request is estimated with, and which came from the payer's defaults.
+def resolve_benefits(ops, r, periods, payers, row, carried):
+    """The benefits each line is estimated with, and which came from the payer's defaults.
 
-    A field the request gives wins; otherwise the payer's benefit period in effect on the date of
-    service (``benefit_periods.csv``, where it gives that field); otherwise the payer's default in
-    ``payers.csv``. Needs ``payer_id``, ``period``, ``payer_position`` and the request's benefit columns
-    (NaN = not given).
+    A field the request gives wins; otherwise the payer's benefit period (``benefit_periods.csv``, at
+    position ``row``, -1 for none; ``carried``: one that ended before the date of service, step 2) where
+    it gives that field; otherwise the payer's default in ``payers.csv``. Needs ``payer_position`` and
+    the request's benefit columns (NaN = not given).
 
-    Returns
-    -------
-    dict of numpy.ndarray
-        ``deductible``, ``coinsurance``, ``copay``, ``oop_max`` (NaN = no cap), and ``defaulted_<field>``
-        (bool) for each.
+    Sets ``deductible``, ``coinsurance``, ``copay``, ``oop_max`` (NaN = no cap), ``defaulted_<field>``
+    for each, ``benefits_carried`` (a figure used came from a carried-forward period) and
+    ``benefits_end`` (that period's last day).
     """
-    group, first = distinct(work["payer_id"], work["period"])
-    chosen = schedules.benefit_index.lookup([work["payer_id"][first]], schedules.period_start(work["period"][first]))[
-        group
-    ]
-    found = chosen >= 0
-    take = np.maximum(chosen, 0)
-    periods, payers = schedules.arrays["benefit_periods"], schedules.arrays["payers"]
-    out = {}
+    used_period = ops.fill(row, False)
     for field in BENEFIT_FIELDS:
-        given = work[field]
-        from_period = periods[field][take] if len(periods[field]) else np.full(len(take), np.nan)
-        from_period = np.where(found, from_period, np.nan)
-        default = np.where(np.isnan(from_period), payers[field][work["payer_position"]], from_period)
-        out[field] = np.where(np.isnan(given), default, given)
-        out[f"defaulted_{field}"] = np.isnan(given)
-    return out
+        given = r[field]
+        not_given = ops.isnan(given)
+        from_period = periods[field][row]
+        in_period = ops.not_(ops.isnan(from_period))
+        default = ops.where(in_period, from_period, payers[field][r["payer_position"]])
+        r[f"defaulted_{field}"] = not_given
+        r[field] = ops.where(not_given, default, given)
+        used_period = used_period | (not_given & in_period)
+    r["benefits_carried"] = carried & used_period & ops.not_(r["self_pay"])
+    r["benefits_end"] = periods["effective_to"][row]
 
 
-def share_costs(allowed, balance, benefits, self_pay):
-    """Split each level of the allowed amount between patient and payer.
+#: What E4 gives each line, per level (see :func:`share_costs`).
+SHARE_PARTS = (
+    "deductible_left",
+    "deductible_part",
+    "coinsurance_part",
+    "copay_part",
+    "cap_left",
+    "cap_reduction",
+    "patient_share",
+)
 
-    Parameters
-    ----------
-    allowed, balance : dict of level -> numpy.ndarray
-        The allowed amount ``A`` and the balance bill per level, in dollars.
-    benefits : dict of numpy.ndarray
-        ``deductible``, ``coinsurance``, ``copay``, ``oop_max`` (NaN = no cap), ``deductible_met``,
-        ``oop_met``.
-    self_pay : numpy.ndarray of bool
-        Rows where the patient pays ``A`` whatever the benefits.
 
-    Returns
-    -------
-    dict of numpy.ndarray
-        Per level: ``deductible_part``, ``coinsurance_part``, ``copay_part``, ``cap_reduction``
-        (``deductible_part + coinsurance_part + copay_part - cap_reduction`` is the patient's share of
-        ``A``), ``patient`` (balance bill included) and ``payer``.
+def share_costs(ops, visits):
+    """E4 (step 8 for a visit of one line): the patient's share of each line's allowed amount.
+
+    The lines of each visit are taken in the order of their fee (``visits.ranked``). With ``R`` the
+    deductible not yet met and ``Q`` the room left under the out-of-pocket maximum (NaN: no cap), each
+    line with allowed amount ``A`` has ``D = min(A, R)``, ``C = coinsurance x (A - D)``, the copay ``K``
+    on the first line only, ``P = min(A, K + D + C)``, capped by ``Q``; then ``R -= D`` and ``Q -= P``.
+    ``self_pay``: ``P = A``. The benefits are the first line's (a visit's lines share them).
+
+    Sets per line and level ``deductible_left`` and ``cap_left`` (before the line), ``deductible_part``,
+    ``coinsurance_part``, ``copay_part``, ``cap_reduction`` (so that the parts less the reduction are
+    ``P``), ``patient_share`` (``P``), ``patient`` (``P`` + balance bill) and ``payer`` (``A - P``).
     """
-    remaining_deductible = np.maximum(0.0, benefits["deductible"] - benefits["deductible_met"])
-    coinsurance = benefits["coinsurance"]
-    copay = benefits["copay"]
-    cap_room = np.maximum(0.0, benefits["oop_max"] - benefits["oop_met"])  # NaN where there is no cap
-    out = {}
+    head = visits.head
+    self_pay = head("self_pay")
+    start_deductible = ops.maximum(0.0, head("deductible") - head("deductible_met"))
+    start_cap = ops.maximum(0.0, head("oop_max") - head("oop_met"))
+    capped = ops.not_(ops.isnan(start_cap))
+    coinsurance, copay = head("coinsurance"), head("copay")
     for level in LEVELS:
-        a = allowed[level]
-        d = np.minimum(a, remaining_deductible)
-        c = coinsurance * (a - d)
-        before_cap = np.minimum(a, copay + d + c)
-        p = np.where(np.isnan(cap_room), before_cap, np.minimum(before_cap, cap_room))
-        p = np.where(self_pay, a, p)
-        out[f"deductible_part_{level}"] = np.where(self_pay, 0.0, d)
-        out[f"coinsurance_part_{level}"] = np.where(self_pay, 0.0, c)
-        out[f"copay_part_{level}"] = np.where(self_pay, 0.0, np.maximum(0.0, before_cap - d - c))
-        out[f"cap_reduction_{level}"] = np.where(self_pay, 0.0, before_cap - p)
-        out[f"patient_{level}"] = p + balance[level]
-        out[f"payer_{level}"] = a - p
-    return out
+        parts = {name: [] for name in SHARE_PARTS}
+        deductible_left, cap_left = start_deductible, start_cap
+        for k, a in enumerate(visits.ranked(f"allowed_{level}", 0.0)):
+            d = ops.minimum(a, deductible_left)
+            c = coinsurance * (a - d)
+            before_cap = ops.minimum(a, (copay if k == 0 else 0.0) + d + c)
+            p = ops.where(capped, ops.minimum(before_cap, cap_left), before_cap)
+            p = ops.where(self_pay, a, p)
+            parts["deductible_left"].append(deductible_left)
+            parts["cap_left"].append(cap_left)
+            parts["deductible_part"].append(ops.where(self_pay, 0.0, d))
+            parts["coinsurance_part"].append(ops.where(self_pay, 0.0, c))
+            parts["copay_part"].append(ops.where(self_pay, 0.0, ops.maximum(0.0, before_cap - d - c)))
+            parts["cap_reduction"].append(ops.where(self_pay, 0.0, before_cap - p))
+            parts["patient_share"].append(p)
+            deductible_left = deductible_left - d
+            cap_left = cap_left - p
+        for name, ranked in parts.items():
+            visits.store(f"{name}_{level}", ranked)
+        for r in visits.parts:
+            p = r[f"patient_share_{level}"]
+            r[f"patient_{level}"] = p + r[f"balance_billing_{level}"]
+            r[f"payer_{level}"] = r[f"allowed_{level}"] - p

@@ -1,8 +1,10 @@
 """Encounters: the lines of one visit estimated together (SPEC section 7, E1-E6).
 
-Every function works on all encounters of a batch at once. Lines are rows; ``encounter`` gives each
-row's encounter as an integer, the rows of one encounter adjacent and in line order. A request of
-section 3 is an encounter of one line and goes through the same functions.
+A batch's encounters come from its ``encounter_id`` column (:func:`from_ids`): lines are rows, and
+``encounter`` gives each row's encounter as an integer, the rows of one encounter adjacent and in line
+order. The formulas (:func:`reduction`, :func:`status`, :func:`totals`) read a visit view, the lines of
+each visit in the order of their fee: :class:`ArrayVisits` over a batch's arrays, or one request's
+lines (:mod:`.single`). A request of section 3 is an encounter of one line.
 """
 
 import numpy as np
@@ -108,119 +110,115 @@ def renumber(encounter):
     return np.cumsum(starts_of(encounter)) - 1
 
 
-def rank(encounter, fee):
-    """The order of E2 and E4: by encounter, then unit fee ``F`` highest first, then line order.
-
-    Returns
-    -------
-    order : numpy.ndarray of int64
-        Row positions in that order.
-    first : numpy.ndarray of bool
-        Per row: the first line of its encounter in that order.
-    """
-    n = len(encounter)
-    order = np.lexsort((np.arange(n), -fee, encounter))
-    first = np.zeros(n, dtype=bool)
-    first[order[starts_of(encounter[order])]] = True
-    return order, first
-
-
-def reduction(encounter, fee, units, eligible, factor):
+def reduction(ops, visits):
     """E2: each line's ``reduction_factor``, the mean factor of its units.
 
     Every unit of an ``eligible`` line (multiple-procedure indicator 2, not an add-on) is one
-    procedure. The first procedure of the encounter by unit fee (the earlier line on ties) keeps 100 %;
-    every other one is paid ``factor`` (the payer's ``multiple_procedure_factor``, 1.0 when blank). The
-    units of one line have the same fee and follow each other in this order, so only the top line's
+    procedure. The first procedure of the visit by unit fee (the earlier line on ties) keeps 100 %;
+    every other one is paid the payer's ``multiple_procedure_factor`` (1.0 when blank). The units of
+    one line have the same fee and follow each other in this order, so only the top eligible line's
     first unit keeps 100 %: that line gets ``(1 + (units - 1) x factor) / units``, every other eligible
     line ``factor``, and every other line 1.0.
     """
-    n = len(encounter)
-    if not n:
-        return np.ones(0)
-    # Rank eligible lines alone: the ineligible ones sort after them within each encounter.
-    order = np.lexsort((np.arange(n), np.where(eligible, -fee, np.inf), ~eligible, encounter))
-    top = np.zeros(n, dtype=bool)
-    top[order[starts_of(encounter[order])]] = True
-    top &= eligible
-    reduced = np.where(top, (1.0 + (units - 1) * factor) / units, factor)
-    return np.where(eligible, reduced, 1.0)
+    factor = visits.head("multiple_procedure_factor")
+    seen = ops.fill(factor, False)
+    ranked = []
+    for eligible, units in zip(visits.ranked("eligible", False), visits.ranked("units", 1), strict=True):
+        top = eligible & ops.not_(seen)
+        seen = seen | eligible
+        ranked.append(ops.where(eligible, ops.where(top, (1.0 + (units - 1) * factor) / units, factor), 1.0))
+    visits.store("reduction_factor", ranked)
 
 
-def _running(values, order, encounter, single):
-    """Per row, the sum of ``values`` over the rows before it in ``order`` within its encounter (a sum of
-    those rows, not a difference of running totals, so that no rounding noise creeps in)."""
-    if single:
-        return np.zeros(len(values))
-    ranked = pd.Series(values[order])
-    shifted = ranked.groupby(encounter[order]).shift(1, fill_value=0.0)
-    before = shifted.groupby(encounter[order]).cumsum().to_numpy()
-    out = np.empty(len(values))
-    out[order] = before
-    return out
+#: Each status's place in ``STATUS_ORDER`` (``not_applicable`` after them all).
+_STATUS_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
+_STATUS_NAMES = (*STATUS_ORDER, "not_applicable")
 
 
-def share_costs(encounter, order, first, allowed, balance, benefits, self_pay):
-    """E4: the patient's and payer's shares, line by line in the order of ``rank``.
-
-    The deductible and the out-of-pocket cap run across the lines of an encounter; the copay is due
-    on its first line. With ``D = min(A, R)`` taken line after line, the deductible paid up to a line
-    is ``min(sum of A, R0)``, so each line's part is the difference of two such minimums; the cap works
-    the same way on the patient's shares. Benefits are the same for every line of an encounter.
-
-    Returns
-    -------
-    dict of numpy.ndarray
-        Per level: ``deductible_part``, ``coinsurance_part``, ``copay_part``, ``cap_reduction``,
-        ``patient_share`` (of ``A``), ``patient`` (balance bill included), ``payer``, and what was left
-        before the line: ``deductible_left``, ``cap_left`` (NaN with no cap).
-    """
-    single = len(encounter) == 0 or bool(starts_of(encounter).all())
-    start_deductible = np.maximum(0.0, benefits["deductible"] - benefits["deductible_met"])
-    start_cap = np.maximum(0.0, benefits["oop_max"] - benefits["oop_met"])  # NaN where there is no cap
-    copay = np.where(first, benefits["copay"], 0.0)
-    coinsurance = benefits["coinsurance"]
-    capped = ~np.isnan(start_cap)
-    out = {}
-    for level in LEVELS:
-        a = allowed[level]
-        before_a = _running(a, order, encounter, single)
-        deductible_left = np.maximum(0.0, start_deductible - np.minimum(before_a, start_deductible))
-        d = np.minimum(a, deductible_left)
-        c = coinsurance * (a - d)
-        before_cap = np.minimum(a, copay + d + c)
-        before_p = _running(before_cap, order, encounter, single)
-        cap_left = np.where(capped, np.maximum(0.0, start_cap - np.minimum(before_p, start_cap)), np.nan)
-        p = np.where(capped, np.minimum(before_cap, np.nan_to_num(cap_left)), before_cap)
-        p = np.where(self_pay, a, p)
-        out[f"deductible_part_{level}"] = np.where(self_pay, 0.0, d)
-        out[f"coinsurance_part_{level}"] = np.where(self_pay, 0.0, c)
-        out[f"copay_part_{level}"] = np.where(self_pay, 0.0, np.maximum(0.0, before_cap - d - c))
-        out[f"cap_reduction_{level}"] = np.where(self_pay, 0.0, before_cap - p)
-        out[f"deductible_left_{level}"] = deductible_left
-        out[f"cap_left_{level}"] = cap_left
-        out[f"patient_share_{level}"] = p
-        out[f"patient_{level}"] = p + balance[level]
-        out[f"payer_{level}"] = a - p
-    return out
+def status(ops, visits):
+    """E6: ``encounter_pa_status``, the first of ``STATUS_ORDER`` that any line of the visit has
+    (``not_applicable`` for ``self_pay``)."""
+    for r in visits.parts:
+        r["pa_rank"] = ops.each(_pa_rank, r["pa_status"], dtype="int64")
+    best = None
+    for rank in visits.ranked("pa_rank", len(STATUS_ORDER)):
+        best = rank if best is None else ops.minimum(best, rank)
+    named = ops.take(_STATUS_NAMES, best)
+    visits.spread("encounter_pa_status", ops.where(visits.head("self_pay"), "not_applicable", named))
 
 
-def status(encounter, statuses, self_pay):
-    """E6: each row's encounter status, the first of ``STATUS_ORDER`` any of its lines has."""
-    if not len(encounter):
-        return np.zeros(0, dtype=object)
-    if starts_of(encounter).all():
-        return np.where(self_pay, "not_applicable", statuses)
-    priority = {s: i for i, s in enumerate(STATUS_ORDER)}
-    rank_of = np.array([priority.get(s, len(STATUS_ORDER)) for s in statuses.tolist()], dtype=np.int64)
-    best = np.full(encounter.max() + 1, len(STATUS_ORDER), dtype=np.int64)
-    np.minimum.at(best, encounter, rank_of)
-    names = np.array([*STATUS_ORDER, "not_applicable"], dtype=object)
-    return np.where(self_pay, "not_applicable", names[best[encounter]])
+def _pa_rank(status):
+    return _STATUS_RANK.get(status, len(STATUS_ORDER))
 
 
-def totals(encounter, values):
-    """Per row, the sum of ``values`` over its encounter (E5: sums of the lines' rounded figures)."""
-    if not len(encounter):
-        return np.zeros(0)
-    return np.bincount(encounter, weights=values)[encounter]
+#: The figures of a line that a visit totals (E5).
+TOTALED = tuple(
+    f"{prefix}_{level}" for prefix in ("allowed", "patient", "payer", "balance_billing") for level in LEVELS
+)
+
+
+def totals(ops, visits):
+    """E5: ``encounter_<figure>``, the sum of the visit's lines' rounded figures (in rank order), rounded."""
+    sums = []
+    for name in TOTALED:
+        ranked = visits.ranked(name, 0.0)
+        total = ranked[0]
+        for value in ranked[1:]:
+            total = total + value
+        sums.append(total)
+    if visits.longest > 1:  # a visit of one line: its totals are the line's figures
+        sums = ops.round_many(sums)
+    for name, total in zip(TOTALED, sums, strict=True):
+        visits.spread(f"encounter_{name}", total)
+
+
+class ArrayVisits:
+    """The lines of many visits as one dict of numpy arrays, ``parts[0]``, seen visit by visit: the view
+    the formulas of E2-E6 read (:mod:`.pipeline`). ``encounter`` gives each line's visit (0, 1, ...,
+    adjacent lines, in line order)."""
+
+    def __init__(self, work, encounter):
+        self.parts = [work]
+        self.work = work
+        self.encounter = encounter
+        starts = starts_of(encounter)
+        self.single = bool(starts.all())
+        self.first = np.flatnonzero(starts)
+        self.longest = 1 if self.single else int(np.bincount(encounter).max())
+
+    def rank(self, name):
+        """Order each visit's lines by the column ``name``, highest first (equal: the earlier line)."""
+        if self.single:
+            return
+        n = len(self.encounter)
+        order = np.lexsort((np.arange(n), -self.work[name], self.encounter))
+        starts = starts_of(self.encounter[order])
+        place = np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+        self.rank_of = np.empty(n, dtype=np.int64)
+        self.rank_of[order] = place
+
+    def ranked(self, name, pad):
+        """Per rank k, the k-th line's ``name`` of every visit (``pad`` where a visit has fewer lines)."""
+        values = self.work[name]
+        if self.single:
+            return [values]
+        table = np.full((self.longest, len(self.first)), pad, dtype=values.dtype)
+        table[self.rank_of, self.encounter] = values
+        return list(table)
+
+    def store(self, name, ranked):
+        """Set the column ``name`` from per-rank values (as :meth:`ranked` gives them)."""
+        self.work[name] = ranked[0] if self.single else np.vstack(ranked)[self.rank_of, self.encounter]
+
+    def head(self, name):
+        """Per visit, its first line's ``name`` (the fields its lines share)."""
+        values = self.work[name]
+        return values if self.single else values[self.first]
+
+    def along(self, per_visit):
+        """Per line, its visit's value."""
+        return per_visit if self.single else per_visit[self.encounter]
+
+    def spread(self, name, per_visit):
+        """Set the column ``name`` of every line to its visit's value."""
+        self.work[name] = self.along(per_visit)

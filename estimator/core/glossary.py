@@ -32,6 +32,11 @@ STATUS_WORDS = {
     "not_applicable": "does not apply (self-pay)",
 }
 
+#: The reason given when no prior-authorization rule matches (status ``unknown``).
+NO_RULE_REASON = (
+    "No prior-authorization rule on file for this payer, code and setting: ask the payer whether approval is needed."
+)
+
 #: Da Vinci Coverage Requirements Discovery codes for each rule status.
 CRD_CODES = {"required": "auth-needed", "not_required": "no-auth", "conditional": "conditional"}
 

@@ -50,6 +50,8 @@ NETWORK_CHOICES = one_of(NETWORKS)
 UNITS_RANGE = between(1, MAX_UNITS)
 MONEY_RANGE = between(0, MAX_MONEY)
 COINSURANCE_RANGE = between(0, 1)
+#: Coinsurance typed as text (a CSV cell, a command-line option, a form): a fraction, or a percent with its sign.
+COINSURANCE_TEXT = "Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %) or as a percent with its sign (20%)."
 
 _MODIFIER_SPLIT = re.compile(r"[\s,;]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -179,6 +181,142 @@ def _modifiers(text):
     return " ".join(tokens), "50" in tokens or ("RT" in tokens and "LT" in tokens), None
 
 
+# The rules of SPEC section 3, one function per field: a stripped text cell in, (value, message or None)
+# out. The batch applies them once per distinct cell (``parse_requests``), one request once per field
+# (:mod:`.single`): both doors refuse the same input with the same words.
+
+
+def code_rule(text, schedules):
+    """``cpt_code``: required, a code on file (any case)."""
+    value = text.upper()
+    if value == "":
+        return value, MISSING
+    return value, None if value in schedules.keys["cpt_code"] else f"Unknown procedure code '{text}'."
+
+
+def payer_rule(text, schedules):
+    """``payer_id``: required, a payer on file (any case)."""
+    value = text.lower()
+    if value == "":
+        return value, MISSING
+    return value, None if value in schedules.keys["payer_id"] else f"Unknown payer '{text}'."
+
+
+def region_rule(text, schedules):
+    """``region_id``: blank (national) or a region on file."""
+    return text, None if text == "" or text in schedules.keys["region_id"] else f"Unknown region '{text}'."
+
+
+def zip_rule(text, schedules):
+    """``zip``: blank, or 5 digits (ZIP+4 accepted) whose prefix a region covers; the value is that region."""
+    if text == "":
+        return "", None
+    if not ((len(text) == 5 and text.isascii() and text.isdigit()) or _ZIP.fullmatch(text)):
+        return "", BAD_ZIP
+    region = schedules.zip_map.get(text[:3], "")
+    return region, None if region else f"No region of the fee schedules covers ZIP codes starting {text[:3]}."
+
+
+def both_places(region_text, zip_text):
+    """The message of a request that gives both a region and a ZIP code (on ``region_id``), or None."""
+    return REGION_AND_ZIP if region_text != "" and zip_text != "" else None
+
+
+def setting_rule(text, schedules=None):
+    value = text or "office"
+    return value, None if value in SETTINGS else SETTING_CHOICES
+
+
+def network_rule(text, schedules=None):
+    value = text or "in"
+    return value, None if value in NETWORKS else NETWORK_CHOICES
+
+
+def modifiers_rule(text, schedules=None):
+    """``modifiers``: ((canonical text, bilateral), message)."""
+    canonical, bilateral, message = _modifiers(text)
+    return (canonical, bilateral), message
+
+
+def refuses_bilateral(bilateral, indicator):
+    """Whether a request is bilateral for a code of bilateral indicator 9 (SPEC step 5: refused)."""
+    return bilateral & (indicator == 9)
+
+
+def not_bilateral(code):
+    """The message of a bilateral request for a code of bilateral indicator 9 (on ``modifiers``)."""
+    return f"Bilateral billing does not apply to procedure {code} (bilateral indicator 9): use RT or LT for one side."
+
+
+def units_rule(text, schedules=None):
+    """``units``: blank (1) or a whole number 1..99."""
+    if text == "":
+        return 1, None
+    value, message = _number(text)
+    if message is not None or not value.is_integer():
+        return 1, NOT_INTEGER
+    if not 1 <= value <= MAX_UNITS:
+        return 1, UNITS_RANGE
+    return int(value), None
+
+
+def date_rule(text, schedules=None):
+    """``date_of_service``: blank (None: today) or an ISO date, as a day number."""
+    if text == "":
+        return None, None
+    day = day_from_iso(text)
+    return day, None if day is not None else NOT_DATE
+
+
+def money_rule(text, schedules=None):
+    """A money field: blank (NaN: not given) or a number 0..MAX_MONEY."""
+    value, message = _number(text)
+    if message is None and not math.isnan(value) and not 0 <= value <= MAX_MONEY:
+        message = MONEY_RANGE
+    return (math.nan, message) if message is not None else (value, None)
+
+
+def coinsurance_rule(text, schedules=None):
+    """``coinsurance`` typed as text: blank (NaN), a fraction 0..1, or a percent with its sign (``20%`` = 0.2)."""
+    percent = text.endswith("%")
+    value, message = _number(text[:-1].rstrip() if percent else text)
+    if message is None and percent and text[:-1].strip() == "":
+        message = NOT_NUMBER
+    if message is not None:
+        return math.nan, message
+    if percent:
+        value = value / 100
+    if not math.isnan(value) and not 0 <= value <= 1:
+        return math.nan, COINSURANCE_TEXT
+    return value, None
+
+
+def met_rule(text, schedules=None):
+    """``deductible_met`` and ``oop_met``: blank (0) or a number 0..MAX_MONEY."""
+    value, message = money_rule(text)
+    return (0.0 if math.isnan(value) else value), message
+
+
+#: Per field, its rule; the order of SPEC section 3 (the order messages are listed in).
+RULES = {
+    "cpt_code": code_rule,
+    "payer_id": payer_rule,
+    "region_id": region_rule,
+    "zip": zip_rule,
+    "setting": setting_rule,
+    "network": network_rule,
+    "modifiers": modifiers_rule,
+    "units": units_rule,
+    "date_of_service": date_rule,
+    "deductible": money_rule,
+    "coinsurance": coinsurance_rule,
+    "copay": money_rule,
+    "oop_max": money_rule,
+    "deductible_met": met_rule,
+    "oop_met": met_rule,
+}
+
+
 def parse_requests(raw, schedules, today):
     """Validate and type requests given as text cells.
 
@@ -199,121 +337,43 @@ def parse_requests(raw, schedules, today):
     n = len(raw) if isinstance(raw, pd.DataFrame) else len(next(iter(raw.values()), ()))
     msgs = _Messages(n)
     out = {}
+    cells = {}
+    for field, rule in RULES.items():
+        column = _Distinct(_cells(raw, field, n)) if field in raw else _Distinct.blank(n)
+        results = [rule(text, schedules) for text in column.values]
+        cells[field] = column
+        messages = [m for _, m in results]
+        if any(m is not None for m in messages):
+            msgs.add(field, column.rows([m is not None for m in messages], bool), column.rows(messages))
+        if field == "modifiers":
+            out["modifiers"] = column.rows([v[0] for v, _ in results])
+            out["bilateral"] = column.rows([v[1] for v, _ in results], bool)
+        else:
+            out[field] = column.rows([v for v, _ in results], _DTYPES.get(field, object))
 
-    def column(field):
-        if field not in raw:
-            return _Distinct.blank(n)
-        return _Distinct(_cells(raw, field, n))
-
-    def key(field, normalise, label):
-        """A required key into the schedules: missing, or unknown, is an error."""
-        cells = column(field)
-        values = [normalise(v) for v in cells.values]
-        known = schedules.keys[field]
-        msgs.add(field, cells.rows([v == "" for v in values], bool), MISSING)
-        msgs.add(
-            field,
-            cells.rows([v not in known for v in values], bool),
-            cells.rows([f"Unknown {label} '{v}'." for v in cells.values]),
-        )
-        return cells.rows(values)
-
-    out["cpt_code"] = key("cpt_code", str.upper, "procedure code")
-    out["payer_id"] = key("payer_id", str.lower, "payer")
-
-    regions = column("region_id")
-    known = schedules.keys["region_id"]
-    given_region = regions.rows([v != "" for v in regions.values], bool)
-    msgs.add(
-        "region_id",
-        regions.rows([v != "" and v not in known for v in regions.values], bool),
-        regions.rows([f"Unknown region '{v}'." for v in regions.values]),
-    )
-
-    zips = column("zip")
-    zip_map = schedules.zip_map
-    zip_ok = [(len(v) == 5 and v.isascii() and v.isdigit()) or bool(_ZIP.fullmatch(v)) for v in zips.values]
-    zip_region = [zip_map.get(v[:3], "") if ok else "" for v, ok in zip(zips.values, zip_ok, strict=True)]
+    regions, zips = cells["region_id"], cells["zip"]
     given_zip = zips.rows([v != "" for v in zips.values], bool)
-    msgs.add("zip", zips.rows([v != "" and not ok for v, ok in zip(zips.values, zip_ok, strict=True)], bool), BAD_ZIP)
-    msgs.add(
-        "zip",
-        zips.rows([ok and r == "" for ok, r in zip(zip_ok, zip_region, strict=True)], bool),
-        zips.rows([f"No region of the fee schedules covers ZIP codes starting {v[:3]}." for v in zips.values]),
-    )
-    msgs.add("region_id", given_region & given_zip, REGION_AND_ZIP)
-    out["region_id"] = np.where(given_zip, zips.rows(zip_region), regions.rows(regions.values))
+    given_region = regions.rows([v != "" for v in regions.values], bool)
+    msgs.add("region_id", given_region & given_zip, both_places("region", "zip"))
+    out["region_id"] = np.where(given_zip, out.pop("zip"), out["region_id"])
     out["zip"] = zips.rows(zips.values)
 
-    for field, choices, default, message in (
-        ("setting", SETTINGS, "office", SETTING_CHOICES),
-        ("network", NETWORKS, "in", NETWORK_CHOICES),
-    ):
-        cells = column(field)
-        value = [v or default for v in cells.values]
-        msgs.add(field, cells.rows([v not in choices for v in value], bool), message)
-        out[field] = cells.rows(value)
-
-    mods = column("modifiers")
-    parsed = [_modifiers(text) for text in mods.values]
-    out["modifiers"] = mods.rows([p[0] for p in parsed])
-    out["bilateral"] = mods.rows([p[1] for p in parsed], bool)
-    msgs.add("modifiers", mods.rows([p[2] is not None for p in parsed], bool), mods.rows([p[2] for p in parsed]))
     position = schedules.positions("procedures", out["cpt_code"])
-    indicator = np.where(position >= 0, schedules.arrays["procedures"]["bilateral_indicator"][position], 0)
-    not_bilateral = out["bilateral"] & (indicator == 9)
-    if not_bilateral.any():
-        msgs.add(
-            "modifiers",
-            not_bilateral,
-            np.array(
-                [
-                    f"Bilateral billing does not apply to procedure {c} (bilateral indicator 9): "
-                    "use RT or LT for one side."
-                    for c in out["cpt_code"]
-                ],
-                dtype=object,
-            ),
-        )
+    indicator = schedules.arrays["procedures"]["bilateral_indicator"][position]
+    refused = refuses_bilateral(out["bilateral"], indicator)
+    if refused.any():
+        msgs.add("modifiers", refused, np.array([not_bilateral(c) for c in out["cpt_code"]], dtype=object))
 
-    units = column("units")
-    unit_value, unit_message = [], []
-    for text in units.values:
-        value, message = _number(text)
-        if message is None and text != "" and not value.is_integer():
-            message = NOT_INTEGER
-        elif message is not None:
-            message = NOT_INTEGER
-        elif text != "" and not 1 <= value <= MAX_UNITS:
-            message = UNITS_RANGE
-        unit_value.append(int(value) if message is None and text != "" else 1)
-        unit_message.append(message)
-    msgs.add("units", units.rows([m is not None for m in unit_message], bool), units.rows(unit_message))
-    out["units"] = units.rows(unit_value, "int64")
-
-    dates = column("date_of_service")
-    days = [day_from_iso(v) for v in dates.values]
-    msgs.add(
-        "date_of_service",
-        dates.rows([v != "" and d is None for v, d in zip(dates.values, days, strict=True)], bool),
-        NOT_DATE,
-    )
-    out["date_of_service"] = dates.rows([today if d is None else d for d in days], "int64")
-    out["date_given"] = dates.rows([v != "" for v in dates.values], bool)
-
-    for field in (*MONEY_FIELDS, "coinsurance"):
-        cells = column(field)
-        high, range_message = (1, COINSURANCE_RANGE) if field == "coinsurance" else (MAX_MONEY, MONEY_RANGE)
-        default = 0.0 if field in ("deductible_met", "oop_met") else math.nan
-        values, messages = [], []
-        for text in cells.values:
-            value, message = _number(text)
-            if message is None and not math.isnan(value) and not 0 <= value <= high:
-                message = range_message
-            values.append(default if message is not None or math.isnan(value) else value)
-            messages.append(message)
-        msgs.add(field, cells.rows([m is not None for m in messages], bool), cells.rows(messages))
-        out[field] = cells.rows(values, "float64")
+    days = out["date_of_service"]
+    out["date_given"] = days != None  # noqa: E711 - elementwise on an object array
+    out["date_of_service"] = np.where(out["date_given"], days, today).astype("int64")
 
     ordered = {f: msgs.by_field[f] for f in REQUEST_FIELDS if f in msgs.by_field}
     return Intake(columns=out, messages=ordered, size=n)
+
+
+#: The dtype of each field's values (others are objects).
+_DTYPES = {
+    "units": "int64",
+    **{field: "float64" for field in (*MONEY_FIELDS, "coinsurance")},
+}

@@ -16,7 +16,7 @@ import pandas as pd
 class _Pattern:
     exact: tuple  # positions of the fields matched exactly
     score: int
-    rows: dict  # tuple of exact values -> array of row positions
+    rows: dict  # tuple of exact values -> tuple of row positions
 
 
 class RowIndex:
@@ -32,12 +32,20 @@ class RowIndex:
     weights : list of int
         Score of an exact match in each field; the highest total wins. Powers of two give a strict
         preference order; equal weights give "most exact fields wins". Validated schedules have no ties.
+    needs : list of numpy.ndarray of bool, optional
+        Per requirement, the rows that apply only to a case that meets it (for example a ``*``-code rate
+        on the ``rvu`` basis applies only to a code with RVUs); a lookup says which its case meets.
+    carry_forward : bool, default False
+        When no row is in effect on the day, take the matching rows that ended before it (SPEC section 4,
+        step 2): of those that ended last, the most specific.
     """
 
-    def __init__(self, table, fields, weights):
+    def __init__(self, table, fields, weights, needs=(), carry_forward=False):
         self.fields = list(fields)
-        self.starts = table["effective_from"].to_numpy("int64")
-        self.ends = table["effective_to"].to_numpy("int64")
+        self.starts = table["effective_from"].to_numpy("int64").tolist()
+        self.ends = table["effective_to"].to_numpy("int64").tolist()
+        self.needs = [np.asarray(need, dtype=bool).tolist() for need in needs]
+        self.carry_forward = carry_forward
         values = [table[f].to_numpy(object) for f in self.fields]
         star = np.column_stack([v == "*" for v in values]) if len(table) else np.zeros((0, len(fields)), bool)
         bits = star @ (1 << np.arange(len(fields))) if len(table) else np.zeros(0, dtype=int)
@@ -48,12 +56,12 @@ class RowIndex:
             positions = np.flatnonzero(bits == p)
             keys = pd.Series(list(zip(*(values[i][positions] for i in exact), strict=True)), dtype=object)
             groups = pd.Series(positions).groupby(keys.to_numpy(), sort=False).agg(list)
-            patterns.append(_Pattern(exact, score, {k: np.asarray(v) for k, v in groups.items()}))
+            patterns.append(_Pattern(exact, score, {k: tuple(int(r) for r in v) for k, v in groups.items()}))
         self.patterns = sorted(patterns, key=lambda pattern: -pattern.score)
         #: Per field, the values some row names exactly; any other case value matches only ``*``.
         self.named = [frozenset(v[v != "*"].tolist()) for v in values]
-        #: Winning rows of single cases already looked up (see :func:`estimator.core.single.estimate_row`).
-        self.answers = {}
+        #: Answers of :meth:`find`, keyed by all of its arguments (the table never changes once loaded).
+        self._found = {}
 
     def canonical(self, cases):
         """Cases with every value no row names exactly replaced by ``""`` (it matches the same rows).
@@ -71,35 +79,66 @@ class RowIndex:
             out.append(kept[codes] if len(codes) else values)
         return out
 
-    def lookup(self, cases, day, keep=None):
-        """Winning row position per case, or -1.
+    def find(self, case, day, meets=()):
+        """The row for one case: ``(position, carried)``, or ``(-1, False)`` when there is none.
 
         Parameters
         ----------
-        cases : list of numpy.ndarray
-            One array per field (in ``fields`` order), one entry per distinct case. A case value of
-            ``""`` (for example no region) matches only ``*`` rows.
-        day : numpy.ndarray of int64
-            A day number per case.
-        keep : callable, optional
-            ``keep(case, rows) -> bool array`` drops candidate rows of a case (rows are positions).
+        case : sequence of str
+            One value per field (in ``fields`` order); ``""`` (for example no region) matches only ``*``.
+        day : int
+            The day number the row must be in effect on.
+        meets : tuple of bool
+            Per requirement of ``needs``, whether the case meets it.
+
+        Returns
+        -------
+        (int, bool)
+            The most specific row in effect on ``day`` (``carried`` False); else, with ``carry_forward``,
+            of the matching rows that ended before ``day``, those that ended last, the most specific
+            of them (``carried`` True).
         """
-        n = len(day)
-        chosen = np.full(n, -1, dtype="int64")
-        columns = [list(c) for c in cases]
-        for i in range(n):  # one pass per distinct case, not per request
-            d = day[i]
-            for pattern in self.patterns:
-                rows = pattern.rows.get(tuple(columns[f][i] for f in pattern.exact))
-                if rows is None:
+        case = tuple(value if value in named else "" for value, named in zip(case, self.named, strict=True))
+        key = (case, day, meets)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._search(case, day, meets)
+        return found
+
+    def _search(self, case, day, meets):
+        starts, ends, needs = self.starts, self.ends, self.needs
+        latest, latest_end = -1, None
+        for pattern in self.patterns:
+            rows = pattern.rows.get(tuple(case[f] for f in pattern.exact))
+            if rows is None:
+                continue
+            for row in rows:
+                if not all(met or not need[row] for need, met in zip(needs, meets, strict=True)):
                     continue
-                rows = rows[(self.starts[rows] <= d) & (d <= self.ends[rows])]
-                if keep is not None and len(rows):
-                    rows = rows[keep(i, rows)]
-                if len(rows):
-                    chosen[i] = rows[0]
-                    break
-        return chosen
+                if starts[row] <= day <= ends[row]:
+                    return row, False
+                if ends[row] < day and (latest_end is None or ends[row] > latest_end):
+                    latest, latest_end = row, ends[row]
+        if self.carry_forward and latest >= 0:
+            return latest, True
+        return -1, False
+
+    def lookup(self, cases, days, meets=None):
+        """:meth:`find` for many cases: (positions, carried) arrays.
+
+        ``cases`` is one array per field, ``days`` one day per case, ``meets`` (optional) one boolean
+        array per requirement.
+        """
+        n = len(days)
+        columns = [list(c) for c in cases]
+        met = [list(m) for m in meets] if meets is not None else []
+        chosen = np.full(n, -1, dtype="int64")
+        carried = np.zeros(n, dtype=bool)
+        for i in range(n):  # one pass per distinct case, not per request
+            chosen[i], carried[i] = self.find(
+                tuple(column[i] for column in columns), int(days[i]), tuple(bool(m[i]) for m in met)
+            )
+        return chosen, carried
 
 
 #: Below this many values, hashing in Python beats pandas' per-call overhead (single estimates).

@@ -1,51 +1,25 @@
 """Prior-authorization flag from the rules in effect (SPEC section 4, step 9)."""
 
-import numpy as np
+from .glossary import CRD_CODES, NO_RULE_REASON
 
-from .glossary import CRD_CODES
-from .matching import distinct
-from .schedules import RULE_FIELDS
+__all__ = ["NO_RULE_REASON", "SELF_PAY_REASON", "prior_authorization"]
 
 SELF_PAY_REASON = "Self-pay: no insurer is involved, so there is no prior authorization."
-NO_RULE_REASON = (
-    "No prior-authorization rule on file for this payer, code and setting: ask the payer whether approval is needed."
-)
 
 
-def prior_authorization(work, schedules):
-    """The prior-authorization answer of each request.
+def prior_authorization(ops, r, rules, row):
+    """The prior-authorization answer of each line, from the rule at position ``row`` of ``rules`` (-1:
+    no rule matches, whose absent row says ``unknown``). Rules are never carried forward: a program that
+    ended no longer applies. Needs ``self_pay``.
 
-    Needs ``payer_id``, ``cpt_code``, ``setting``, ``network``, ``state`` (``""`` with no region: only
-    ``*`` rules match), ``period`` and ``self_pay``.
-
-    Returns
-    -------
-    dict of numpy.ndarray
-        ``pa_status`` (``required``, ``not_required``, ``conditional``, ``unknown`` or
-        ``not_applicable``), ``pa_crd_code`` (None where no CRD code applies), ``pa_reason``,
-        ``pa_documentation``, ``pa_source``.
+    Sets ``pa_status`` (``required``, ``not_required``, ``conditional``, ``unknown`` or
+    ``not_applicable``), ``pa_crd_code`` (None where no CRD code applies), ``pa_reason``,
+    ``pa_documentation`` and ``pa_source``.
     """
-    fields = schedules.rule_index.canonical([work[f] for f in RULE_FIELDS])
-    group, first = distinct(*fields, work["period"])
-    day = schedules.period_start(work["period"][first])
-    chosen = schedules.rule_index.lookup([f[first] for f in fields], day)[group]
-    rules = schedules.arrays["prior_auth"]
-    found = (chosen >= 0) & ~work["self_pay"]
-    take = np.maximum(chosen, 0)
-
-    def column(name, missing):
-        if not len(rules[name]):
-            return np.full(len(chosen), missing, dtype=object)
-        return np.where(found, rules[name][take], missing)
-
-    status = np.where(work["self_pay"], "not_applicable", column("status", "unknown")).astype(object)
-    reason = np.where(work["self_pay"], SELF_PAY_REASON, column("reason", NO_RULE_REASON))
-    crd = np.array([CRD_CODES.get(s) for s in ("required", "not_required", "conditional")] + [None], dtype=object)
-    crd_position = np.select([status == "required", status == "not_required", status == "conditional"], [0, 1, 2], 3)
-    return {
-        "pa_status": status,
-        "pa_crd_code": crd[crd_position],
-        "pa_reason": reason,
-        "pa_documentation": column("documentation", ""),
-        "pa_source": column("source", ""),
-    }
+    self_pay = r["self_pay"]
+    status = ops.where(self_pay, "not_applicable", rules["status"][row])
+    r["pa_status"] = status
+    r["pa_crd_code"] = ops.each(CRD_CODES.get, status)
+    r["pa_reason"] = ops.where(self_pay, SELF_PAY_REASON, rules["reason"][row])
+    r["pa_documentation"] = ops.where(self_pay, "", rules["documentation"][row])
+    r["pa_source"] = ops.where(self_pay, "", rules["source"][row])

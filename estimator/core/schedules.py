@@ -18,7 +18,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScheduleError, ScheduleProblem
-from .glossary import BASES, BILATERAL_INDICATORS, COMPONENTS, MAX_MONEY, PA_STATUSES, PAYER_KINDS, SETTINGS
+from .glossary import (
+    BASES,
+    BILATERAL_INDICATORS,
+    COMPONENTS,
+    MAX_MONEY,
+    NO_RULE_REASON,
+    PA_STATUSES,
+    PAYER_KINDS,
+    SETTINGS,
+)
 from .matching import SMALL, RowIndex, factorize
 
 #: Rate rows: payer and component always match exactly; then an exact code beats an exact region,
@@ -430,7 +439,9 @@ class Schedules:
 
     @cached_property
     def arrays(self):
-        """Every column of every table as a numpy array: ``arrays["procedures"]["baseline_low"]``."""
+        """Every column of every table as a numpy array, ``arrays["procedures"]["baseline_low"]``, with one
+        row more at the end: the *absent* row, which position -1 takes (no region: the national factors;
+        no rate row; no prior-authorization rule: ``unknown``)."""
         tables = {
             "procedures": self.procedures,
             "payers": self.payers,
@@ -439,12 +450,27 @@ class Schedules:
             "prior_auth": self.prior_auth,
             "benefit_periods": self.benefit_periods,
         }
-        return {name: {c: frame[c].to_numpy() for c in frame.columns} for name, frame in tables.items()}
+        return {
+            name: {c: _with_absent(frame[c].to_numpy(), ABSENT.get(name, {}).get(c)) for c in frame.columns}
+            for name, frame in tables.items()
+        }
 
     @cached_property
     def lists(self):
         """:attr:`arrays` as Python lists of plain values, for the one-request path (no numpy scalars)."""
         return {name: {c: values.tolist() for c, values in table.items()} for name, table in self.arrays.items()}
+
+    @cached_property
+    def addon_pairs(self):
+        """Each add-on code with each of its primary codes, as ``add-on position x (procedures + 1) + primary
+        position`` (the ``+ 1``: the absent row of :attr:`arrays`)."""
+        size = len(self.procedures) + 1
+        labels = self._labels["procedures"]
+        return frozenset(
+            labels[code] * size + labels[primary]
+            for code, primaries in zip(self.procedures["cpt_code"], self.procedures["addon_to"], strict=True)
+            for primary in primaries.split()
+        )
 
     @cached_property
     def zip_map(self):
@@ -486,6 +512,24 @@ class Schedules:
         if not len(self.rates):
             return None, None
         return iso_from_days(self.rates["effective_from"].min()), iso_from_days(self.rates["effective_to"].max())
+
+
+#: The values of the absent row of a table (see :attr:`Schedules.arrays`) where a blank would not do.
+ABSENT = {
+    "regions": {"geo_factor": 1.0, "gpci_work": 1.0, "gpci_pe": 1.0, "gpci_mp": 1.0},
+    "rates": {"region_id": "*", "effective_to": OPEN_END},
+    "prior_auth": {"status": "unknown", "reason": NO_RULE_REASON},
+}
+
+
+def _with_absent(values, absent=None):
+    """``values`` with one more entry: ``absent``, else the column's blank (NaN, 0, False or "")."""
+    if absent is None:
+        absent = {"f": np.nan, "i": 0, "u": 0, "b": False}.get(values.dtype.kind, "")
+    out = np.empty(len(values) + 1, dtype=values.dtype)
+    out[:-1] = values
+    out[-1] = absent
+    return out
 
 
 def load_schedules(directory=None):
@@ -645,10 +689,16 @@ def _build(directory, t, content_hash):
     starts = np.concatenate([edges[0], edges[2], edges[4]])
     stops = np.concatenate([edges[1], edges[3], edges[5]])
     boundaries = np.unique(np.concatenate([starts, stops[stops < OPEN_END] + 1]))
+    # A rate on the rvu basis applies only to a code with RVUs for its setting; a ``*``-code rate on the
+    # baseline basis only to a code with a baseline range (SPEC section 2): see ``pricing.RATE_NEEDS``.
+    needs = [
+        (rates["basis"] == "rvu").to_numpy(),
+        ((rates["basis"] == "baseline") & (rates["cpt_code"] == "*")).to_numpy(),
+    ]
     return Schedules(
-        rate_index=RowIndex(rates, RATE_FIELDS, RATE_WEIGHTS),
+        rate_index=RowIndex(rates, RATE_FIELDS, RATE_WEIGHTS, needs, carry_forward=True),
         rule_index=RowIndex(rules, RULE_FIELDS, RULE_WEIGHTS),
-        benefit_index=RowIndex(periods, ["payer_id"], [1]),
+        benefit_index=RowIndex(periods, ["payer_id"], [1], carry_forward=True),
         directory=str(directory),
         content_hash=content_hash,
         procedures=procedures.set_index("cpt_code", drop=False),
