@@ -206,7 +206,9 @@ def test_the_explanation_shows_the_ranking_and_the_reduction(visits):
     text = " ".join(answer["explanation"])
     assert "line 2 (A1000, $500.00), line 1 (B2000, $400.00)" in text
     assert "line 1 (B2000) x 0.5" in text
-    assert "Multiple-procedure reduction: x 0.5" in " ".join(answer["lines"][0]["explanation"])
+    line = " ".join(answer["lines"][0]["explanation"])
+    assert "Professional fee: $400.00 per procedure x 0.5 (multiple-procedure reduction) = $200.00." in line
+    assert "a further procedure of the visit is paid at 0.5 of its fee" in line
 
 
 # Properties over the shipped schedules ----------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Turn estimated rows into the answers of SPEC sections 5 and 7, with their plain-language explanations."""
 
+import functools
 import math
 
-from .glossary import CRD_CODES, GOOD_FAITH_NOTICE, LEVELS, MESSAGE_SEPARATOR, SETTING_WORDS, STATUS_WORDS
+from .glossary import CRD_CODES, GOOD_FAITH_NOTICE, LEVELS, MESSAGE_SEPARATOR, SETTING_WORDS, STATUS_WORDS, levels
+from .notices import iso
 
 _LEVEL_KEYS = {}  # prefix -> ((level, column), ...), made once per prefix
 
@@ -14,6 +16,7 @@ def _levels(row, prefix):
     return {level: float(row[key]) for level, key in keys}
 
 
+@functools.lru_cache(maxsize=8192)
 def _money(x):
     return f"${x:,.2f}"
 
@@ -169,11 +172,9 @@ def explain_encounter(rows, lines):
             "The deductible, coinsurance and out-of-pocket maximum run across the lines in that order; "
             "the copay is due once, on the first line."
         )
-    out.append(
-        f"Total: allowed {_money(head['encounter_allowed_expected'])}, you pay "
-        f"{_money(head['encounter_patient_expected'])}, the plan pays {_money(head['encounter_payer_expected'])} "
-        "(expected; each total is the sum of the lines' rounded figures)."
-    )
+    for label, prefix in (("Total allowed", "allowed"), ("You pay", "patient"), ("The plan pays", "payer")):
+        parts = " + ".join(_money(row[f"{prefix}_expected"]) for row in rows)
+        out.append(f"{label}: {parts} = {_money(head[f'encounter_{prefix}_expected'])} (expected, the lines' sum).")
     status = head["encounter_pa_status"]
     out.append(f"Prior authorization for the visit: {STATUS_WORDS[status]}.")
     return out
@@ -209,70 +210,42 @@ def _cost_sharing(row):
 
 
 def explain(row):
-    """One plain-language line per step of the calculation (expected figures unless a range is given)."""
+    """One plain-language line per step of the calculation.
+
+    Every line that states arithmetic (``a x b = c``) is true as written: its operands are the figures
+    on file or given, or rounded figures of this answer, and its result is the figure of the answer,
+    rounded to cents half up.
+    """
     lines = [
         f"Procedure {row['cpt_code']} ({row['description']}), {row['payer_name']}, in "
         f"{SETTING_WORDS[row['setting']]}, on {row['date_of_service']}."
     ]
-    lines += _explain_component(row, "professional")
+    lines.append(_fee_line(row, "professional"))
     if row["facility_priced"]:
-        lines += _explain_component(row, "facility")
+        lines.append(_fee_line(row, "facility"))
     elif row["setting"] != "office":
-        lines.append("Facility fee: no rate on file for this payer and setting, so it is not included.")
-    bases = [row["professional_basis"]] + ([row["facility_basis"]] if row["facility_priced"] else [])
-    factors = [row["professional_region_factor"]] + ([row["facility_region_factor"]] if row["facility_priced"] else [])
-    if row["region_id"]:
-        used = []
-        if any(f != 1 for b, f in zip(bases, factors, strict=True) if b != "rvu"):
-            used.append(f"its geographic factor {_number(row['geo_factor'])} scales the fees above")
-        if "rvu" in bases:
-            used.append("its GPCIs are in the RVU formula above")
-        if not used:
-            used.append("the rate on file is already local, so no geographic adjustment is made")
-        lines.append(f"Region {row['region_name']}: " + "; ".join(used) + ".")
-    else:
-        lines.append("No region or ZIP code given: national prices, with no geographic adjustment.")
+        lines.append("Facility fee: no rate on file for this payer and setting, so it is left out of this estimate.")
+    lines.append(_region_line(row))
     if row["bilateral"]:
         lines.append(
-            f"Modifiers {row['modifiers']}: bilateral; bilateral indicator {int(row['bilateral_indicator'])} "
-            f"pays x {_number(row['modifier_factor'])}."
+            f"Modifiers {row['modifiers']}: both sides; bilateral indicator {int(row['bilateral_indicator'])} "
+            f"pays x {_decimal(row['modifier_factor'])}."
         )
     elif row["modifiers"]:
-        lines.append(f"Modifier {row['modifiers']}: one side, paid x 1.")
-    if row["units"] != 1:
-        lines.append(f"Units: x {int(row['units'])}.")
+        lines.append(f"Modifier {row['modifiers']}: one side, paid as one procedure.")
     factor = float(row["reduction_factor"])
     if factor != 1:
         lines.append(
-            f"Multiple-procedure reduction: x {factor:.4g} (a further procedure of the visit is paid at "
-            f"{_number(row['multiple_procedure_factor'])} of its fee)."
+            "Multiple-procedure reduction: a further procedure of the visit is paid at "
+            f"{_decimal(row['multiple_procedure_factor'])} of its fee (the first procedure in full)."
         )
-    lines.append(
-        "Allowed amount in network: "
-        + " / ".join(_money(row[f"in_network_{lv}"]) for lv in LEVELS)
-        + " (low / expected / high)."
-    )
+    both = " (both fees)" if row["facility_priced"] else ""
+    lines.append(f"Allowed amount in network{both}: {_money_levels(row, 'in_network')} (low / expected / high).")
     if row["oon_applied"]:
-        billed = " / ".join(_money(row[f"billed_{lv}"]) for lv in LEVELS)
-        if row["oon_covered"]:
-            lines.append(
-                f"Out of network: the plan allows {_number(row['oon_factor'])} of the in-network amount, "
-                f"{_money(row['allowed_expected'])} expected; estimated billed charge {billed}."
-            )
-            if row["balance_billing"]:
-                lines.append(
-                    f"The provider may bill the difference: balance bill {_money(row['balance_billing_expected'])} "
-                    "expected."
-                )
-            else:
-                lines.append("The provider may not bill the patient above the allowed amount.")
-        else:
-            lines.append(
-                f"Out of network and not covered: allowed amount $0.00; the patient owes the billed charge {billed}."
-            )
+        lines += _explain_out_of_network(row)
     if row["self_pay"]:
         lines.append(
-            f"Self-pay: the patient pays the whole amount, {_money(row['patient_expected'])} expected. "
+            f"Self-pay: you pay the whole allowed amount, {_money_levels(row, 'patient')} (low / expected / high). "
             "This is a Good Faith Estimate."
         )
     else:
@@ -282,40 +255,104 @@ def explain(row):
     return lines
 
 
-def _explain_component(row, name):
+def _fee_line(row, name):
+    """The fee of one component: its basis times every factor that applies, equal to its allowed amount."""
     label = "Professional fee" if name == "professional" else "Facility fee"
     basis, value = row[f"{name}_basis"], row[f"{name}_value"]
+    if row[f"{name}_carried"]:
+        label += f" (the rate in effect until {iso(row[f'{name}_rate_end'])}, carried forward)"
     if name == "professional" and row["professional_fallback"]:
-        head = f"{label}: no rate on file for this payer and code, so the national baseline range is used (x 1.0)"
-    elif basis == "rvu":
+        label += " (no rate on file for this payer and code: the national baseline range)"
+    if basis == "rvu":
         pe = row["pe_rvu_nonfacility"] if row["setting"] == "office" else row["pe_rvu_facility"]
-        head = (
-            f"{label}: (work {_number(row['work_rvu'])} x {_number(row['gpci_work'])} + practice expense "
-            f"{_number(pe)} x {_number(row['gpci_pe'])} + malpractice {_number(row['mp_rvu'])} x "
-            f"{_number(row['gpci_mp'])}) = {row[f'{name}_rvus']:.4f} RVUs x ${value:g} per RVU"
+        rvus = f"{row[f'{name}_rvus']:.6f}".rstrip("0").rstrip(".")
+        return (
+            f"{label}: RVUs work {_decimal(row['work_rvu'])} x GPCI {_decimal(row['gpci_work'])} + practice expense "
+            f"{_decimal(pe)} x GPCI {_decimal(row['gpci_pe'])} + malpractice {_decimal(row['mp_rvu'])} x GPCI "
+            f"{_decimal(row['gpci_mp'])} = {rvus} RVUs; {rvus} RVUs x ${_decimal(value)} per RVU"
+            f"{_factors(row, name)} = {_money(row[f'{name}_expected'])}."
         )
-    elif basis == "baseline":
+    if basis == "baseline":
         head = (
-            f"{label}: baseline range {_money(row['baseline_low'])} / {_money(row['baseline_typical'])} / "
-            f"{_money(row['baseline_high'])} x {_number(value)}"
+            f"baseline range {_money(row['baseline_low'])} / {_money(row['baseline_typical'])} / "
+            f"{_money(row['baseline_high'])} x {_decimal(value)}"
+        )
+        return f"{label}: {head}{_factors(row, name)} = {_money_levels(row, name)}."
+    return f"{label}: {_money(value)} per procedure{_factors(row, name)} = {_money(row[f'{name}_expected'])}."
+
+
+def _factors(row, name):
+    """`` x `` each factor after the rate: the region's, the modifiers', the units and the reduction."""
+    out = ""
+    region = row[f"{name}_region_factor"]
+    if row[f"{name}_basis"] != "rvu" and region != 1:
+        out += f" x geographic factor {_decimal(region)}"
+    if row["modifier_factor"] != 1:
+        out += f" x {_decimal(row['modifier_factor'])} (both sides)"
+    units, factor = int(row["units"]), float(row["reduction_factor"])
+    if factor == 1:
+        return out + (f" x {units} units" if units != 1 else "")
+    reduced = _decimal(row["multiple_procedure_factor"])
+    if factor != row["multiple_procedure_factor"]:  # the top procedure of the visit: its first unit in full
+        return out + f" x (1 + {units - 1} x {reduced}) units (the first in full, the others reduced)"
+    return out + (f" x {units} units" if units != 1 else "") + f" x {reduced} (multiple-procedure reduction)"
+
+
+def _region_line(row):
+    if not row["region_id"]:
+        return "No region or ZIP code given: national prices, with no geographic adjustment."
+    bases = [row["professional_basis"]] + ([row["facility_basis"]] if row["facility_priced"] else [])
+    factors = [row["professional_region_factor"]] + ([row["facility_region_factor"]] if row["facility_priced"] else [])
+    used = []
+    if any(f != 1 for b, f in zip(bases, factors, strict=True) if b != "rvu"):
+        used.append(f"its geographic factor {_decimal(row['geo_factor'])} scales the fees above")
+    if "rvu" in bases:
+        used.append("its GPCIs are in the RVU formula above")
+    if not used:
+        used.append("the rate on file is already local, so no geographic adjustment is made")
+    return f"Region {row['region_name']}: " + "; ".join(used) + "."
+
+
+def _explain_out_of_network(row):
+    lines = [
+        f"Estimated billed charge: baseline range {_money(row['baseline_low'])} / {_money(row['baseline_typical'])} / "
+        f"{_money(row['baseline_high'])}{_billed_factors(row)} = {_money_levels(row, 'billed')}."
+    ]
+    if not row["oon_covered"]:
+        lines.append("Out of network and not covered: allowed amount $0.00; you owe the whole billed charge.")
+        return lines
+    lines.append(
+        f"Out of network: the plan allows {_decimal(row['oon_factor'])} of the in-network amount: "
+        f"{_money(row['in_network_expected'])} x {_decimal(row['oon_factor'])} = {_money(row['allowed_expected'])} "
+        "(expected)."
+    )
+    balance = row["balance_billing_expected"]
+    if not row["balance_billing"]:
+        lines.append("The provider may not bill you above the allowed amount.")
+    elif balance > 0:
+        lines.append(
+            "The provider may bill you the difference between the billed charge and the allowed amount: "
+            f"{_money(balance)} (expected)."
         )
     else:
-        head = f"{label}: {_money(value)} per procedure"
-    factor = row[f"{name}_region_factor"]
-    if basis != "rvu" and factor != 1:
-        head += f" x geographic factor {_number(factor)}"
-    factor = float(row["reduction_factor"]) or 1.0
-    amounts = " / ".join(_money(row[f"{name}_{lv}"] / factor) for lv in LEVELS)
-    return [f"{head} = {amounts} after modifiers and units."]
+        lines.append("The billed charge is not above the allowed amount: no balance bill.")
+    return lines
+
+
+def _billed_factors(row):
+    out = f" x geographic factor {_decimal(row['geo_factor'])}" if row["geo_factor"] != 1 else ""
+    if row["modifier_factor"] != 1:
+        out += f" x {_decimal(row['modifier_factor'])} (both sides)"
+    units = int(row["units"])
+    return out + (f" x {units} units" if units != 1 else "")
 
 
 def _explain_sharing(row):
-    remaining = row["deductible_left_expected"]
+    allowed, deductible = row["allowed_expected"], row["deductible_part_expected"]
     lines = [
-        f"Deductible: {_money(remaining)} left of {_money(row['deductible'])}; the patient pays "
-        f"{_money(row['deductible_part_expected'])} of it on this service.",
-        f"Coinsurance: {row['coinsurance'] * 100:g} % of "
-        f"{_money(row['allowed_expected'] - row['deductible_part_expected'])} (what the deductible leaves) = "
+        f"Deductible: {_money(row['deductible_left_expected'])} left of {_money(row['deductible'])}; you pay "
+        f"{_money(deductible)} of it here.",
+        f"Coinsurance: {_decimal(round(row['coinsurance'] * 100, 10))} % x ({_money(allowed)} - {_money(deductible)}) = "
         f"{_money(row['coinsurance_part_expected'])}.",
     ]
     if row["copay"]:
@@ -323,16 +360,28 @@ def _explain_sharing(row):
     if math.isnan(row["oop_max"]):
         lines.append("Out-of-pocket maximum: none on this plan.")
     else:
-        room = row["cap_left_expected"]
         lines.append(
-            f"Out-of-pocket maximum {_money(row['oop_max'])}, {_money(room)} left: it lowers the patient's "
-            f"share by {_money(row['cap_reduction_expected'])}."
+            f"Out-of-pocket maximum {_money(row['oop_max'])}, {_money(row['cap_left_expected'])} left: it lowers "
+            f"your share by {_money(row['cap_reduction_expected'])}."
         )
+    share = row["patient_share_expected"]
+    lines.append(f"Your share of the allowed amount, these together: {_money(share)} (expected).")
+    balance = row["balance_billing_expected"]
+    if balance:
+        lines.append(f"You pay {_money(share)} + {_money(balance)} balance bill = {_money(row['patient_expected'])}.")
+    lines.append(f"The plan pays {_money(allowed)} - {_money(share)} = {_money(row['payer_expected'])} (expected).")
     lines.append(
-        "Patient pays "
-        + " / ".join(_money(row[f"patient_{lv}"]) for lv in LEVELS)
-        + "; payer pays "
-        + " / ".join(_money(row[f"payer_{lv}"]) for lv in LEVELS)
-        + " (low / expected / high)."
+        f"In all, you pay {_money_levels(row, 'patient')} and the plan pays {_money_levels(row, 'payer')} "
+        "(low / expected / high)."
     )
     return lines
+
+
+def _money_levels(row, prefix):
+    return " / ".join(_money(row[name]) for name in levels(prefix))
+
+
+def _decimal(x):
+    """A figure as its shortest exact decimal (``1.5``, ``33.4009``, ``2``)."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text

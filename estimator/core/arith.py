@@ -6,7 +6,10 @@ differs is spelled here, with numpy's meaning kept for Python floats (a NaN in `
 ``maximum`` gives NaN; ``where`` picks by a condition), so that both give the same figures bit for bit.
 """
 
+import ast
+import inspect
 import math
+import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -48,6 +51,14 @@ def _round_many(values):
     return round_cents(np.array(values, dtype="float64")).tolist()
 
 
+def _stack(values):
+    return np.array(values, dtype="float64")
+
+
+def _unstack(stacked):
+    return stacked.tolist()
+
+
 def _fill(like, value):
     return value
 
@@ -83,6 +94,10 @@ def _array_round_many(values):
     return list(round_cents(np.vstack(values))) if len(values) else []
 
 
+def _array_stack(values):
+    return np.vstack(values) if len(values) else np.zeros((0, 0))
+
+
 def _array_fill(like, value):
     return np.full(len(like), value, dtype=object if isinstance(value, str) or value is None else None)
 
@@ -97,6 +112,8 @@ SCALARS = SimpleNamespace(
     not_=_not,
     take=_take,
     round_many=_round_many,
+    stack=_stack,
+    unstack=_unstack,
     fill=_fill,
     each=_each,
     any=_any,
@@ -113,8 +130,90 @@ ARRAYS = SimpleNamespace(
     not_=np.logical_not,
     take=_array_take,
     round_many=_array_round_many,
+    stack=_array_stack,
+    unstack=list,
     fill=_array_fill,
     each=_array_each,
     any=np.any,
     isin=_array_isin,
 )
+
+
+# The formulas run with SCALARS as they are; for speed, one request runs each formula's *scalar version*:
+# the same source compiled with every ``ops.<name>(...)`` call written out as the Python it stands for
+# (``ops.where(c, a, b)`` as ``a if c else b``, ``ops.not_(x)`` as ``not x``, ...), so a single estimate
+# pays no call per operation. It is derived from the one definition, never written by hand: the formula
+# stays in one place, and the tests prove both versions give the same answers.
+
+_SCALAR_CALLS = {
+    "minimum": _minimum,
+    "maximum": _maximum,
+    "isnan": _isnan,
+    "round_many": _round_many,
+    "stack": _stack,
+    "unstack": _unstack,
+}
+
+
+class _WriteOut(ast.NodeTransformer):
+    """Rewrites the calls of a formula's body for Python values (see :func:`formula`)."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        function, args = node.func, node.args
+        if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) and function.value.id == "ops":
+            name = function.attr
+            if name == "where":
+                return ast.IfExp(test=args[0], body=args[1], orelse=args[2])
+            if name == "not_":
+                return ast.UnaryOp(op=ast.Not(), operand=args[0])
+            if name in ("fill", "any"):
+                return args[-1] if name == "fill" else args[0]
+            if name == "each":
+                return ast.Call(func=args[0], args=args[1:], keywords=[])
+            if name == "take":
+                return ast.Subscript(value=args[0], slice=args[1], ctx=ast.Load())
+            if name == "isin":
+                return ast.Compare(left=args[0], ops=[ast.In()], comparators=[args[1]])
+            if name == "isnan" and isinstance(args[0], ast.Name):
+                return ast.Compare(
+                    left=args[0], ops=[ast.NotEq()], comparators=[ast.Name(id=args[0].id, ctx=ast.Load())]
+                )
+            if name not in _SCALAR_CALLS:
+                raise TypeError(f"ops.{name} has no scalar form")
+            return ast.Call(func=ast.Name(id=f"_arith_scalar_{name}", ctx=ast.Load()), args=args, keywords=[])
+        if args and isinstance(args[0], ast.Name) and args[0].id == "ops":  # another formula: its scalar version
+            node.func = ast.Attribute(value=function, attr="scalar", ctx=ast.Load())
+        return node
+
+
+def _scalar_version(function):
+    """Compile ``function``'s scalar version from its source (line numbers kept for tracebacks)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    tree.body[0].decorator_list = []
+    tree = ast.fix_missing_locations(_WriteOut().visit(tree))
+    ast.increment_lineno(tree, function.__code__.co_firstlineno - 1)
+    module_globals = function.__globals__
+    for name, call in _SCALAR_CALLS.items():
+        module_globals.setdefault(f"_arith_scalar_{name}", call)
+    namespace = {}
+    exec(compile(tree, function.__code__.co_filename, "exec"), module_globals, namespace)  # noqa: S102
+    return namespace[function.__name__]
+
+
+class _Scalar:
+    """A formula's scalar version, compiled on its first call."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, *args):
+        compiled = self.function.scalar = _scalar_version(self.function)
+        return compiled(*args)
+
+
+def formula(function):
+    """Mark ``function`` (its first parameter ``ops``) as a formula: ``function(ARRAYS, ...)`` runs it over
+    arrays, ``function.scalar(SCALARS, ...)`` over Python values (the same source, calls written out)."""
+    function.scalar = _Scalar(function)
+    return function

@@ -1,9 +1,11 @@
 """The benefits a request is estimated with, and the patient's and payer's shares of the allowed amount
 (SPEC section 4, step 8, and section 7, E4), over the numbers of :mod:`.arith`."""
 
+from .arith import formula
 from .glossary import BENEFIT_FIELDS, LEVELS
 
 
+@formula
 def resolve_benefits(ops, r, periods, payers, row, carried):
     """The benefits each line is estimated with, and which came from the payer's defaults.
 
@@ -42,6 +44,7 @@ SHARE_PARTS = (
 )
 
 
+@formula
 def share_costs(ops, visits):
     """E4 (step 8 for a visit of one line): the patient's share of each line's allowed amount.
 
@@ -61,27 +64,37 @@ def share_costs(ops, visits):
     start_cap = ops.maximum(0.0, head("oop_max") - head("oop_met"))
     capped = ops.not_(ops.isnan(start_cap))
     coinsurance, copay = head("coinsurance"), head("copay")
-    for level in LEVELS:
-        parts = {name: [] for name in SHARE_PARTS}
+    for allowed, balance_billing, patient, payer, names in _SHARE_NAMES:
+        ranked = []
         deductible_left, cap_left = start_deductible, start_cap
-        for k, a in enumerate(visits.ranked(f"allowed_{level}", 0.0)):
+        for k, a in enumerate(visits.ranked(allowed, 0.0)):
             d = ops.minimum(a, deductible_left)
             c = coinsurance * (a - d)
             before_cap = ops.minimum(a, (copay if k == 0 else 0.0) + d + c)
-            p = ops.where(capped, ops.minimum(before_cap, cap_left), before_cap)
-            p = ops.where(self_pay, a, p)
-            parts["deductible_left"].append(deductible_left)
-            parts["cap_left"].append(cap_left)
-            parts["deductible_part"].append(ops.where(self_pay, 0.0, d))
-            parts["coinsurance_part"].append(ops.where(self_pay, 0.0, c))
-            parts["copay_part"].append(ops.where(self_pay, 0.0, ops.maximum(0.0, before_cap - d - c)))
-            parts["cap_reduction"].append(ops.where(self_pay, 0.0, before_cap - p))
-            parts["patient_share"].append(p)
+            p = ops.where(self_pay, a, ops.where(capped, ops.minimum(before_cap, cap_left), before_cap))
+            ranked.append(
+                (
+                    deductible_left,
+                    ops.where(self_pay, 0.0, d),
+                    ops.where(self_pay, 0.0, c),
+                    ops.where(self_pay, 0.0, ops.maximum(0.0, before_cap - d - c)),
+                    cap_left,
+                    ops.where(self_pay, 0.0, before_cap - p),
+                    p,
+                )
+            )
             deductible_left = deductible_left - d
             cap_left = cap_left - p
-        for name, ranked in parts.items():
-            visits.store(f"{name}_{level}", ranked)
+        visits.store_many(names, ranked)
         for r in visits.parts:
-            p = r[f"patient_share_{level}"]
-            r[f"patient_{level}"] = p + r[f"balance_billing_{level}"]
-            r[f"payer_{level}"] = r[f"allowed_{level}"] - p
+            share = r[names[-1]]
+            r[patient] = share + r[balance_billing]
+            r[payer] = r[allowed] - share
+
+
+#: Per level: the allowed amount, balance bill, patient and payer columns, and those of ``SHARE_PARTS``.
+_SHARE_NAMES = tuple(
+    (f"allowed_{level}", f"balance_billing_{level}", f"patient_{level}", f"payer_{level}")
+    + (tuple(f"{part}_{level}" for part in SHARE_PARTS),)
+    for level in LEVELS
+)

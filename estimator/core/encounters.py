@@ -10,6 +10,7 @@ lines (:mod:`.single`). A request of section 3 is an encounter of one line.
 import numpy as np
 import pandas as pd
 
+from .arith import formula
 from .glossary import LEVELS
 
 #: Most lines one encounter may have.
@@ -110,6 +111,7 @@ def renumber(encounter):
     return np.cumsum(starts_of(encounter)) - 1
 
 
+@formula
 def reduction(ops, visits):
     """E2: each line's ``reduction_factor``, the mean factor of its units.
 
@@ -135,6 +137,7 @@ _STATUS_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
 _STATUS_NAMES = (*STATUS_ORDER, "not_applicable")
 
 
+@formula
 def status(ops, visits):
     """E6: ``encounter_pa_status``, the first of ``STATUS_ORDER`` that any line of the visit has
     (``not_applicable`` for ``self_pay``)."""
@@ -157,8 +160,13 @@ TOTALED = tuple(
 )
 
 
+@formula
 def totals(ops, visits):
     """E5: ``encounter_<figure>``, the sum of the visit's lines' rounded figures (in rank order), rounded."""
+    if visits.longest == 1:  # visits of one line: their totals are the line's figures
+        for name, total in _TOTAL_NAMES:
+            visits.spread(total, visits.head(name))
+        return
     sums = []
     for name in TOTALED:
         ranked = visits.ranked(name, 0.0)
@@ -166,10 +174,11 @@ def totals(ops, visits):
         for value in ranked[1:]:
             total = total + value
         sums.append(total)
-    if visits.longest > 1:  # a visit of one line: its totals are the line's figures
-        sums = ops.round_many(sums)
-    for name, total in zip(TOTALED, sums, strict=True):
-        visits.spread(f"encounter_{name}", total)
+    for (_, total), value in zip(_TOTAL_NAMES, ops.round_many(sums), strict=True):
+        visits.spread(total, value)
+
+
+_TOTAL_NAMES = tuple((name, f"encounter_{name}") for name in TOTALED)
 
 
 class ArrayVisits:
@@ -209,6 +218,11 @@ class ArrayVisits:
     def store(self, name, ranked):
         """Set the column ``name`` from per-rank values (as :meth:`ranked` gives them)."""
         self.work[name] = ranked[0] if self.single else np.vstack(ranked)[self.rank_of, self.encounter]
+
+    def store_many(self, names, ranked):
+        """Set the columns ``names`` from per-rank tuples of values (one value per name)."""
+        for name, values in zip(names, zip(*ranked, strict=True), strict=True):
+            self.store(name, values)
 
     def head(self, name):
         """Per visit, its first line's ``name`` (the fields its lines share)."""

@@ -1,5 +1,7 @@
 """Canonical names shared by every module: request fields, enumerations, answer and batch columns."""
 
+import functools
+
 SETTINGS = ("office", "asc", "hospital_outpatient")
 NETWORKS = ("in", "out")
 COMPONENTS = ("professional", "facility")
@@ -104,6 +106,7 @@ GOOD_FAITH_NOTICE = (
 )
 
 
+@functools.cache
 def levels(prefix):
     """Column names ``prefix_low``, ``prefix_expected``, ``prefix_high``."""
-    return [f"{prefix}_{level}" for level in LEVELS]
+    return tuple(f"{prefix}_{level}" for level in LEVELS)

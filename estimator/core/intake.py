@@ -317,6 +317,10 @@ RULES = {
 }
 
 
+#: Each rule's answer for a blank cell (a field not given), which needs no schedules.
+BLANK = {field: rule("", None) for field, rule in RULES.items()}
+
+
 def parse_requests(raw, schedules, today):
     """Validate and type requests given as text cells.
 

@@ -98,11 +98,17 @@ class RowIndex:
             of the matching rows that ended before ``day``, those that ended last, the most specific
             of them (``carried`` True).
         """
-        case = tuple(value if value in named else "" for value, named in zip(case, self.named, strict=True))
         key = (case, day, meets)
         found = self._found.get(key)
         if found is None:
-            found = self._found[key] = self._search(case, day, meets)
+            folded = tuple([value if value in named else "" for value, named in zip(case, self.named, strict=True)])
+            folded_key = (folded, day, meets)
+            found = self._found.get(folded_key)
+            if found is None:
+                found = self._search(folded, day, meets)
+            if len(self._found) >= MAX_KEPT:  # cases are many (every region and code): keep a bounded number
+                self._found.clear()
+            self._found[key] = self._found[folded_key] = found
         return found
 
     def _search(self, case, day, meets):
@@ -140,6 +146,9 @@ class RowIndex:
             )
         return chosen, carried
 
+
+#: Most answers a :class:`RowIndex` keeps (each a few hundred bytes).
+MAX_KEPT = 100_000
 
 #: Below this many values, hashing in Python beats pandas' per-call overhead (single estimates).
 SMALL = 64

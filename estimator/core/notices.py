@@ -2,7 +2,9 @@
 :mod:`.arith`."""
 
 import datetime as dt
+import functools
 
+from .arith import formula
 from .glossary import BENEFIT_FIELDS, MESSAGE_SEPARATOR
 from .pricing import in_facility
 
@@ -74,6 +76,7 @@ def addon_without_primary(code, primaries):
     return f"Add-on code {code} is billed with {' or '.join(primaries.split())}, which this visit does not include."
 
 
+@formula
 def addon_notes(ops, visits, procedures, pairs):
     """Per line, ``addon_note``: the warning of an add-on code whose visit has none of its primary codes.
 
@@ -95,6 +98,7 @@ def addon_notes(ops, visits, procedures, pairs):
         r["addon_note"] = note
 
 
+@formula
 def carried_notes(ops, r):
     """Per line, the warnings of what step 2 carried forward: ``carried_notes`` (text, or "")."""
     notes = []
@@ -120,6 +124,7 @@ def _join(*texts):
     return MESSAGE_SEPARATOR.join(t for t in texts if t)
 
 
+@formula
 def warning_flags(ops, r):
     """Per line, ``warning_flags``: one integer of the warning bits above."""
     self_pay = r["self_pay"]
@@ -146,10 +151,11 @@ def warning_flags(ops, r):
     r["warning_flags"] = flags
 
 
+@formula
 def warning_text(ops, r, today):
     """Per line, ``warnings``: the messages of its flags and notes, joined by ``MESSAGE_SEPARATOR``."""
     r["warnings"] = ops.each(
-        lambda flags, *notes: MESSAGE_SEPARATOR.join(messages(flags, notes, today)),
+        lambda flags, *notes: _text(flags, notes, today),
         r["warning_flags"],
         r["carried_notes"],
         r["professional_note"],
@@ -158,9 +164,16 @@ def warning_text(ops, r, today):
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _text(flags, notes, today):
+    return MESSAGE_SEPARATOR.join(messages(flags, notes, today))
+
+
 def messages(flags, notes, today):
     """The messages of one line's warning bits, then its notes (rate notes, carried rates, add-ons)."""
-    out = [text.format(today=today.isoformat()) for bit, text in WARNINGS.items() if flags & bit]
+    out = [text for bit, text in WARNINGS.items() if flags & bit]
+    if flags & DEFAULT_DATE:
+        out[0 if flags & NO_REGION == 0 else 1] = WARNINGS[DEFAULT_DATE].format(today=today.isoformat())
     defaulted = [BENEFIT_NAMES[f] for f, bit in DEFAULTED.items() if flags & bit]
     if defaulted:
         out.append(

@@ -6,7 +6,8 @@ Python values; each passes
 - ``ops``, the operations for its kind of value (:mod:`.arith`);
 - ``visits``, its lines seen visit by visit: ``parts`` (dicts of columns: every line of a batch in one
   dict of arrays, or one dict of values per line of a request), ``rank(name)``, ``ranked(name, pad)``,
-  ``store(name, ranked)``, ``head(name)``, ``along(per_visit)``, ``spread(name, per_visit)``,
+  ``store(name, ranked)``, ``store_many(names, ranked)``, ``head(name)``, ``along(per_visit)``,
+  ``spread(name, per_visit)``,
   ``longest`` (:class:`.encounters.ArrayVisits` is the batch's);
 - ``finder``, how it finds rows: ``place(r)`` sets ``procedure_position``, ``payer_position``,
   ``region_position`` (-1: none) and what it needs to find rows by date; ``rows(r, index, case, meets,
@@ -17,8 +18,14 @@ Only how rows are found and how a visit's lines are ordered differ between the t
 is computed by the same functions, so both give the same answer bit for bit.
 """
 
+import functools
+
+import numpy as np
+
 from . import cost_sharing, encounters, notices, pricing
-from .glossary import COMPONENTS, LEVELS
+from .arith import formula
+from .glossary import COMPONENTS, levels
+from .money import cents, dollars
 from .prior_auth import prior_authorization
 from .schedules import RULE_FIELDS
 
@@ -39,6 +46,7 @@ PROCEDURE_COLUMNS = (
 REGION_COLUMNS = ("geo_factor", "gpci_work", "gpci_pe", "gpci_mp")
 
 
+@formula
 def context(ops, r, tables):
     """Join what each line needs from the procedure, payer and region tables (by the positions ``place``
     set; a line with no region takes the absent region row: national factors and GPCIs 1.0)."""
@@ -65,6 +73,7 @@ def context(ops, r, tables):
     r["eligible"] = (r["multiple_procedure_indicator"] == 2) & (r["addon_to"] == "")
 
 
+@formula
 def estimate_visits(ops, visits, finder, schedules, tables, today, money):
     """Estimate the lines of ``visits`` in place: every column of :func:`.engine.estimate`.
 
@@ -76,8 +85,7 @@ def estimate_visits(ops, visits, finder, schedules, tables, today, money):
         finder.place(r)
         context(ops, r, tables)
         for component in COMPONENTS:
-            case = tuple(component if f == "component" else r[f] for f in pricing.RATE_CASE)
-            meets = tuple(r[f] for f in pricing.RATE_NEEDS)
+            case, meets = pricing.rate_case(r, component)
             applies = pricing.component_applies(ops, r, component)
             row, carried = finder.rows(r, schedules.rate_index, case, meets, applies)
             pricing.price_component(ops, r, rates, row, carried, component)
@@ -103,14 +111,22 @@ def estimate_visits(ops, visits, finder, schedules, tables, today, money):
     encounters.totals(ops, visits)  # E5
 
 
+@formula
 def round_money(ops, r, money):
     """Step 10: the amounts ``money`` rounded to cents; then the patient's responsibility (rounded ``P`` +
     rounded balance bill) and the payer's (rounded ``A`` - rounded ``P``), so the figures add up."""
-    for name, value in zip(money, ops.round_many([r[name] for name in money]), strict=True):
+    share, balance, allowed, names = _rounding_plan(money)
+    whole = cents(ops.stack([r[name] for name in money]))
+    whole = np.concatenate([whole, whole[share] + whole[balance], whole[allowed] - whole[share]])
+    for name, value in zip(names, ops.unstack(dollars(whole)), strict=True):
         r[name] = value
-    sums = ops.round_many(
-        [r[f"patient_share_{level}"] + r[f"balance_billing_{level}"] for level in LEVELS]
-        + [r[f"allowed_{level}"] - r[f"patient_share_{level}"] for level in LEVELS]
-    )
-    for i, level in enumerate(LEVELS):
-        r[f"patient_{level}"], r[f"payer_{level}"] = sums[i], sums[len(LEVELS) + i]
+
+
+@functools.cache
+def _rounding_plan(money):
+    """Where ``P``, the balance bill and ``A`` are among ``money``, and every name :func:`round_money` sets."""
+    share, balance, allowed = (np.array([money.index(name) for name in levels(prefix)]) for prefix in _ADDED_UP)
+    return share, balance, allowed, (*money, *levels("patient"), *levels("payer"))
+
+
+_ADDED_UP = ("patient_share", "balance_billing", "allowed")

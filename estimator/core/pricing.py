@@ -7,7 +7,8 @@ joined), and sets new columns in ``r``. Money is in US dollars, unrounded.
 
 import math
 
-from .glossary import LEVELS
+from .arith import formula
+from .glossary import levels
 
 #: Payment factor for a bilateral request by bilateral indicator 0-9 (SPEC step 5); 9 is refused at intake.
 BILATERAL_FACTOR = {0: 1.0, 1: 1.5, 2: 1.0, 3: 2.0}
@@ -16,11 +17,15 @@ FACILITY_SETTINGS = ("asc", "hospital_outpatient")
 BASELINES = ("baseline_low", "baseline_typical", "baseline_high")
 NAN = math.nan
 
-#: The fields of a rate row's case (in ``schedules.RATE_FIELDS`` order) and what a case must meet for
-#: the rows that need it (``schedules`` builds the needs in this order): RVUs for the rvu basis, a
-#: baseline range for a ``*``-code row on the baseline basis (SPEC section 2).
-RATE_CASE = ("payer_id", "component", "cpt_code", "region_id", "setting")
-RATE_NEEDS = ("has_rvu", "has_baseline")
+def rate_case(r, component):
+    """The case a component's rate row is found for, and what the case meets (step 1).
+
+    The case is (payer, component, code, region, setting), the order of ``schedules.RATE_FIELDS``; it
+    meets (RVUs for its setting, a baseline range), the order of the needs ``schedules`` builds: a rate on
+    the rvu basis applies only to a code with RVUs, a ``*``-code rate on the baseline basis only to a code
+    with a baseline range (SPEC section 2).
+    """
+    return (r["payer_id"], component, r["cpt_code"], r["region_id"], r["setting"]), (r["has_rvu"], r["has_baseline"])
 
 
 def in_facility(setting):
@@ -28,26 +33,31 @@ def in_facility(setting):
     return (setting == "asc") | (setting == "hospital_outpatient")
 
 
+@formula
 def component_applies(ops, r, component):
     """Step 1: the professional component is always priced, the facility one only in a facility setting."""
     return in_facility(r["setting"]) if component == "facility" else ops.fill(r["setting"], True)
 
 
+@formula
 def practice_expense(ops, r):
     """The practice-expense RVUs of the setting: non-facility in the office, facility elsewhere."""
     return ops.where(r["setting"] == "office", r["pe_rvu_nonfacility"], r["pe_rvu_facility"])
 
 
+@formula
 def rvu_total(ops, r):
     """GPCI-adjusted RVUs: work x gpci_work + pe x gpci_pe + mp x gpci_mp (step 3, the rvu basis)."""
     return r["work_rvu"] * r["gpci_work"] + practice_expense(ops, r) * r["gpci_pe"] + r["mp_rvu"] * r["gpci_mp"]
 
 
+@formula
 def modifier_factor(ops, r):
     """Step 5: the payment factor of the modifiers. Needs ``bilateral`` and ``bilateral_indicator``."""
     return ops.where(r["bilateral"], ops.take(_FACTOR_BY_INDICATOR, r["bilateral_indicator"]), 1.0)
 
 
+@formula
 def price_component(ops, r, rates, row, carried, component):
     """Steps 1 to 6 for one component: the rate row at position ``row`` of ``rates`` (-1: none), its basis,
     the region, the modifiers and the units. ``carried`` says the row ended before the date of service
@@ -74,30 +84,48 @@ def price_component(ops, r, rates, row, carried, component):
     rvus = ops.where(is_rvu, rvu_total(ops, r), NAN)
     region_factor = ops.where(ops.not_(is_rvu) & star_region, r["geo_factor"], 1.0)
     scale = region_factor * r["modifier_factor"] * r["units"]
-    r[f"{component}_priced"] = priced
-    r[f"{component}_fallback"] = fallback
-    r[f"{component}_carried"] = carried & found
-    r[f"{component}_rate_end"] = rates["effective_to"][row]
-    r[f"{component}_basis"] = ops.where(priced, basis, None)
-    r[f"{component}_value"] = ops.where(priced, value, NAN)
-    r[f"{component}_region_factor"] = ops.where(priced, region_factor, NAN)
-    r[f"{component}_rvus"] = ops.where(priced, rvus, NAN)
-    r[f"{component}_note"] = ops.where(priced, rates["note"][row], "")
-    for level, baseline in zip(LEVELS, BASELINES, strict=True):
-        unit_amount = ops.where(basis == "baseline", r[baseline] * value, ops.where(is_rvu, rvus, 1.0) * value)
-        r[f"{component}_{level}"] = ops.where(priced, unit_amount * scale, 0.0)
+    names = _COMPONENT_NAMES[component]
+    r[names["priced"]] = priced
+    r[names["fallback"]] = fallback
+    r[names["carried"]] = carried & found
+    r[names["rate_end"]] = rates["effective_to"][row]
+    r[names["basis"]] = ops.where(priced, basis, None)
+    r[names["value"]] = ops.where(priced, value, NAN)
+    r[names["region_factor"]] = ops.where(priced, region_factor, NAN)
+    r[names["rvus"]] = ops.where(priced, rvus, NAN)
+    r[names["note"]] = ops.where(priced, rates["note"][row], "")
+    is_baseline = basis == "baseline"
+    per_unit = ops.where(is_rvu, rvus, 1.0) * value
+    for name, baseline in zip(names["levels"], BASELINES, strict=True):
+        unit_amount = ops.where(is_baseline, r[baseline] * value, per_unit)
+        r[name] = ops.where(priced, unit_amount * scale, 0.0)
+
+
+#: Per component, the names of the columns :func:`price_component` sets.
+_COMPONENT_NAMES = {
+    component: {
+        **{key: f"{component}_{key}" for key in ("priced", "fallback", "carried", "rate_end", "basis", "value")},
+        **{key: f"{component}_{key}" for key in ("region_factor", "rvus", "note")},
+        "levels": levels(component),
+    }
+    for component in ("professional", "facility")
+}
 
 
 def apply_reduction(r):
     """E2: both components, and the in-network allowed amount ``in_network_*`` (``A`` before step 7),
     after the line's ``reduction_factor``."""
     factor = r["reduction_factor"]
-    for level in LEVELS:
-        professional = r[f"professional_{level}"] = r[f"professional_{level}"] * factor
-        facility = r[f"facility_{level}"] = r[f"facility_{level}"] * factor
-        r[f"in_network_{level}"] = professional + facility
+    for professional, facility, in_network in _REDUCED:
+        professional_amount = r[professional] = r[professional] * factor
+        facility_amount = r[facility] = r[facility] * factor
+        r[in_network] = professional_amount + facility_amount
 
 
+_REDUCED = tuple(zip(levels("professional"), levels("facility"), levels("in_network"), strict=True))
+
+
+@formula
 def out_of_network(ops, r):
     """Step 7 (E3): the allowed amount and balance bill out of network, for each level.
 
@@ -112,13 +140,17 @@ def out_of_network(ops, r):
     scale = r["geo_factor"] * r["modifier_factor"] * r["units"]
     r["oon_applied"] = applied
     r["oon_covered"] = applied & covered
-    for level, baseline in zip(LEVELS, BASELINES, strict=True):
-        a = r[f"in_network_{level}"]
+    balance_billing = r["balance_billing"]
+    for in_network, baseline, billed_name, allowed_name, balance_name in _OUT_OF_NETWORK:
+        a = r[in_network]
         billed = r[baseline] * scale
         oon_allowed = ops.where(covered, a * factor, 0.0)
-        balance = ops.where(
-            covered, ops.where(r["balance_billing"], ops.maximum(0.0, billed - oon_allowed), 0.0), billed
-        )
-        r[f"billed_{level}"] = ops.where(applied, billed, NAN)
-        r[f"allowed_{level}"] = ops.where(applied, oon_allowed, a)
-        r[f"balance_billing_{level}"] = ops.where(applied, balance, 0.0)
+        balance = ops.where(covered, ops.where(balance_billing, ops.maximum(0.0, billed - oon_allowed), 0.0), billed)
+        r[billed_name] = ops.where(applied, billed, NAN)
+        r[allowed_name] = ops.where(applied, oon_allowed, a)
+        r[balance_name] = ops.where(applied, balance, 0.0)
+
+
+_OUT_OF_NETWORK = tuple(
+    zip(levels("in_network"), BASELINES, levels("billed"), levels("allowed"), levels("balance_billing"), strict=True)
+)

@@ -1,5 +1,6 @@
 """Prior-authorization flag from the rules in effect (SPEC section 4, step 9)."""
 
+from .arith import formula
 from .glossary import CRD_CODES, NO_RULE_REASON
 
 __all__ = ["NO_RULE_REASON", "SELF_PAY_REASON", "prior_authorization"]
@@ -7,6 +8,7 @@ __all__ = ["NO_RULE_REASON", "SELF_PAY_REASON", "prior_authorization"]
 SELF_PAY_REASON = "Self-pay: no insurer is involved, so there is no prior authorization."
 
 
+@formula
 def prior_authorization(ops, r, rules, row):
     """The prior-authorization answer of each line, from the rule at position ``row`` of ``rules`` (-1:
     no rule matches, whose absent row says ``unknown``). Rules are never carried forward: a program that

@@ -498,6 +498,11 @@ class Schedules:
             return np.array([lookup.get(label, -1) for label in labels], dtype="int64")
         return getattr(self, table).index.get_indexer(labels)
 
+    @cached_property
+    def boundary_days(self):
+        """:attr:`boundaries` as a list of ints (bisected by the one-request path)."""
+        return self.boundaries.tolist()
+
     def period_of(self, days):
         """Index of the date period of each day: within a period every row's in-effect status is fixed."""
         return np.searchsorted(self.boundaries, days, side="right")
@@ -690,7 +695,7 @@ def _build(directory, t, content_hash):
     stops = np.concatenate([edges[1], edges[3], edges[5]])
     boundaries = np.unique(np.concatenate([starts, stops[stops < OPEN_END] + 1]))
     # A rate on the rvu basis applies only to a code with RVUs for its setting; a ``*``-code rate on the
-    # baseline basis only to a code with a baseline range (SPEC section 2): see ``pricing.RATE_NEEDS``.
+    # baseline basis only to a code with a baseline range (SPEC section 2): see ``pricing.rate_case``.
     needs = [
         (rates["basis"] == "rvu").to_numpy(),
         ((rates["basis"] == "baseline") & (rates["cpt_code"] == "*")).to_numpy(),

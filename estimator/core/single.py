@@ -17,7 +17,7 @@ import numpy as np
 from . import pipeline
 from .arith import SCALARS
 from .engine import GUARDED, MONEY
-from .intake import RULES, both_places, refuses_bilateral
+from .intake import BLANK, RULES, both_places, refuses_bilateral
 from .schedules import day_number
 
 _ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -27,16 +27,16 @@ _FINITE = (*GUARDED, *(f"encounter_{name}" for name in GUARDED))
 
 def _intake(fields, schedules, today):
     """The typed request by the rules of SPEC section 3, or None when any field would get a message."""
-    text = {name: value.strip() for name, value in fields.items()}
     r = {}
     for field, rule in RULES.items():
-        value, message = rule(text.get(field, ""), schedules)
+        text = fields.get(field)
+        value, message = rule(text.strip(), schedules) if text else BLANK[field]
         if message is not None:
             return None
         r[field] = value
-    if both_places(text.get("region_id", ""), text.get("zip", "")):
+    if both_places(fields.get("region_id", "").strip(), fields.get("zip", "").strip()):
         return None
-    r["zip"], r["region_id"] = text.get("zip", ""), r["zip"] or r["region_id"]
+    r["zip"], r["region_id"] = fields.get("zip", "").strip(), r["zip"] or r["region_id"]
     r["modifiers"], r["bilateral"] = r["modifiers"]
     r["date_given"] = r["date_of_service"] is not None
     if not r["date_given"]:
@@ -56,9 +56,9 @@ class _Finder:
         r["procedure_position"] = labels["procedures"][r["cpt_code"]]
         r["payer_position"] = labels["payers"][r["payer_id"]]
         r["region_position"] = labels["regions"].get(r["region_id"], -1)
-        boundaries = self.schedules.boundaries
+        boundaries = self.schedules.boundary_days
         period = bisect.bisect_right(boundaries, r["date_of_service"])
-        r["period_start"] = int(boundaries[period - 1]) if period else -(2**40)
+        r["period_start"] = boundaries[period - 1] if period else -(2**40)
 
     def rows(self, r, index, case, meets=(), applies=None):
         if applies is False:
@@ -89,6 +89,11 @@ class _Visit:
         for i, value in zip(self.order, ranked, strict=True):
             rows[i][name] = value
 
+    def store_many(self, names, ranked):
+        rows = self.parts
+        for i, values in zip(self.order, ranked, strict=True):
+            rows[i].update(zip(names, values, strict=True))
+
     def head(self, name):
         return self.parts[0][name]
 
@@ -98,6 +103,29 @@ class _Visit:
     def spread(self, name, per_visit):
         for r in self.parts:
             r[name] = per_visit
+
+
+class _Line(_Visit):
+    """A visit of one line: the same view, with nothing to order."""
+
+    def __init__(self, rows):
+        self.parts = rows
+        self.r = rows[0]
+
+    def rank(self, name):
+        pass
+
+    def ranked(self, name, pad):
+        return [self.r[name]]
+
+    def store(self, name, ranked):
+        self.r[name] = ranked[0]
+
+    def store_many(self, names, ranked):
+        self.r.update(zip(names, ranked[0], strict=True))
+
+    def spread(self, name, per_visit):
+        self.r[name] = per_visit
 
 
 def estimate_row(fields, schedules, today):
@@ -127,9 +155,10 @@ def estimate_lines(lines, schedules, today):
             return None
         rows.append(r)
     with np.errstate(over="ignore", invalid="ignore"):  # refused below, as by the vectorised path
-        pipeline.estimate_visits(SCALARS, _Visit(rows), _Finder(schedules), schedules, schedules.lists, today, MONEY)
+        visit = _Line(rows) if len(rows) == 1 else _Visit(rows)
+        pipeline.estimate_visits.scalar(SCALARS, visit, _Finder(schedules), schedules, schedules.lists, today, MONEY)
     for r in rows:
-        if not all(map(math.isfinite, (r[name] for name in _FINITE))):  # a NaN, an infinity, or too large
+        if not math.isfinite(sum([r[name] for name in _FINITE])):  # a NaN, an infinity, or too large
             return None  # the vectorised path refuses it, with its message
         r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
         r["encounter"] = 0
