@@ -151,7 +151,7 @@ def _exact(tokens):
     [
         ("Fee: baseline range $500.00 / $1,000.00 / $2,000.00 x 1.5 x 2 units = $1,500.00 / $3,000.00 / $6,000.00.", 3),
         ("Coinsurance: 20 % x ($271.66 - $257.00) = $2.93.", 1),
-        ("RVUs work 1.9 x GPCI 1.065 + practice expense 5.24 x GPCI 1.166 = 8.13334 RVUs; 8.13334 RVUs x $2 = $16.27.", 2),
+        ("RVUs work 1.9 x GPCI 1.065 + practice expense 5.24 x GPCI 1.166 = 8.13334 RVUs; 8.13334 x $2 = $16.27.", 2),
     ],
 )
 def test_the_checker_reads_claims(line, count):

@@ -352,8 +352,8 @@ def _explain_sharing(row):
     lines = [
         f"Deductible: {_money(row['deductible_left_expected'])} left of {_money(row['deductible'])}; you pay "
         f"{_money(deductible)} of it here.",
-        f"Coinsurance: {_decimal(round(row['coinsurance'] * 100, 10))} % x ({_money(allowed)} - {_money(deductible)}) = "
-        f"{_money(row['coinsurance_part_expected'])}.",
+        f"Coinsurance: {_decimal(round(row['coinsurance'] * 100, 10))} % x ({_money(allowed)} - "
+        f"{_money(deductible)}) = {_money(row['coinsurance_part_expected'])}.",
     ]
     if row["copay"]:
         lines.append(f"Copay: {_money(row['copay_part_expected'])} (plan copay {_money(row['copay'])}).")
