@@ -73,11 +73,8 @@ def test_modifiers_are_a_json_list(client):
         ({**MANHATTAN, "units": "two"}, "units", "Not a valid integer."),
         ({**MANHATTAN, "units": 1.5}, "units", "Not a valid integer."),
         ({**MANHATTAN, "setting": "home"}, "setting", "Must be one of: office, asc, hospital_outpatient."),
-        (
-            {**MANHATTAN, "coinsurance": 2},
-            "coinsurance",
-            "Must be greater than or equal to 0 and less than or equal to 1.",
-        ),
+        ({**MANHATTAN, "coinsurance": 2}, "coinsurance", "Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %)."),
+        ({**MANHATTAN, "coinsurance": "20%"}, "coinsurance", "Not a valid number."),
         ({**MANHATTAN, "modifiers": ["50", "RT"]}, "modifiers", "Modifier 50 cannot be combined with RT or LT."),
         ({**MANHATTAN, "modifiers": "RT"}, "modifiers", "Not a valid list."),
         ({**MANHATTAN, "zip": "00012"}, "zip", "No region of the fee schedules covers ZIP codes starting 000."),

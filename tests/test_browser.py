@@ -223,7 +223,7 @@ def test_a_three_line_visit_in_the_browser(page, server, client):
     page.fill("#zip", "60601")
     page.fill("#date_of_service", "2025-09-15")
     page.fill("#deductible_met", "1500")
-    page.fill("#coinsurance", "20")
+    page.fill("#coinsurance", "20%")
     page.click("text=Estimate the cost")
     assert page.title().startswith("Estimate for a visit of 4 procedures")
     api = client.post(

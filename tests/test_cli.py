@@ -190,3 +190,31 @@ def test_the_help_of_each_benefit_option_gives_its_real_default():
     )
     sharing = json.loads(out.stdout)["cost_sharing"]
     assert (sharing["deductible_met"], sharing["oop_met"], sharing["deductible"]) == (0.0, 0.0, 100.0)
+
+
+def test_coinsurance_typed_as_text_is_the_same_at_every_text_door(client):
+    """``20%`` and ``0.2`` are the same coinsurance on the command line, in a batch cell and in the form;
+    ``20`` gets the message that says a fraction or a percent with its sign is meant, at each of them."""
+    from .test_web import token
+
+    request = {"cpt_code": "64483", "payer_id": "example_ppo", "zip": "10001", "date_of_service": "2025-05-01"}
+    api = client.post("/api/v1/estimates", json={**request, "coinsurance": 0.2}).get_json()
+    expected = api["patient_responsibility"]["expected"]
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in request.items()]
+    header = ",".join([*request, "coinsurance"])
+    for typed in ("20%", "0.2", "20 %"):
+        out = cli("estimate", *options, f"--coinsurance={typed}")
+        assert json.loads(out.stdout)["patient_responsibility"]["expected"] == expected, out.stderr
+        body = f"{header}\n{','.join(request.values())},{typed}\n"
+        row = client.post("/api/v1/estimates/batch", data=body, content_type="text/csv").get_data(as_text=True)
+        assert f",{expected:.2f}," in row.splitlines()[1]
+        page = client.post("/estimate", data={**request, "coinsurance": typed, "csrf_token": token(client)})
+        assert f"${expected:,.2f}" in page.get_data(as_text=True)
+    message = "Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %) or as a percent with its sign (20%)."
+    out = cli("estimate", *options, "--coinsurance=20")
+    assert out.returncode == 2 and json.loads(out.stderr) == {"errors": {"coinsurance": [message]}}
+    body = f"{header}\n{','.join(request.values())},20\n"
+    row = client.post("/api/v1/estimates/batch", data=body, content_type="text/csv").get_data(as_text=True)
+    assert f"coinsurance: {message}" in row
+    page = client.post("/estimate", data={**request, "coinsurance": "20", "csrf_token": token(client)})
+    assert page.status_code == 422 and message in page.get_data(as_text=True).replace("&#39;", "'")

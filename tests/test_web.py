@@ -38,7 +38,7 @@ def test_form_errors_come_back_beside_their_fields(client):
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert 'id="coinsurance-error">Give a percent from 0 to 100, such as 20.' in page
+    assert 'id="coinsurance-error">Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %) or as a percent' in page
     assert 'value="150"' in page  # what was typed comes back
 
 

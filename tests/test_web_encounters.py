@@ -1,5 +1,5 @@
 """The web form with several lines: the visit's page agrees with the API; add a line without JavaScript;
-errors beside their line's field; coinsurance asked as a percent; statuses in words."""
+errors beside their line's field; coinsurance as a percent with its sign or a fraction; statuses in words."""
 
 import re
 from html import unescape
@@ -86,8 +86,9 @@ def test_a_bad_line_shows_its_message_beside_that_lines_field(client):
     assert 'aria-invalid="true"' in page
 
 
-def test_coinsurance_is_a_percent_in_the_form(client):
-    form = post(client, **{**VISIT, "lines-1-cpt_code": "", "lines-2-cpt_code": "", "coinsurance": "35"})
+@pytest.mark.parametrize("typed", ["35%", "35 %", "0.35"])
+def test_coinsurance_is_a_percent_with_its_sign_or_a_fraction_in_the_form(client, typed):
+    form = post(client, **{**VISIT, "lines-1-cpt_code": "", "lines-2-cpt_code": "", "coinsurance": typed})
     api = client.post(
         "/api/v1/estimates",
         json={
@@ -135,3 +136,9 @@ def test_a_self_pay_visit_is_one_good_faith_estimate_listing_every_line(client):
         },
     ).get_json()
     assert f'data-field="patient_expected">${api["patient_responsibility"]["expected"]:,.2f}<' in page
+
+
+def test_coinsurance_above_one_without_its_sign_says_what_is_meant(client):
+    form = post(client, **{**VISIT, "lines-1-cpt_code": "", "lines-2-cpt_code": "", "coinsurance": "35"})
+    assert form.status_code == 422
+    assert "a fraction from 0 to 1 (0.2 = 20 %) or as a percent with its sign (20%)" in form.get_data(as_text=True)

@@ -61,8 +61,11 @@ def build_parser():
     est.add_argument("--modifiers", help="modifiers separated by spaces or commas: 50, RT, LT")
     est.add_argument("--units", help="units, 1 to 99 (default 1)")
     est.add_argument("--date-of-service", help="YYYY-MM-DD (default today)")
-    for field in ("deductible", "coinsurance", "copay", "oop_max"):
+    for field in ("deductible", "copay", "oop_max"):
         est.add_argument("--" + field.replace("_", "-"), help=f"{field} (default: the payer's)")
+    est.add_argument(
+        "--coinsurance", help="the patient's share after the deductible: 20%% or 0.2 (default: the payer's)"
+    )
     for field in ("deductible_met", "oop_met"):
         est.add_argument("--" + field.replace("_", "-"), help=f"{field}: paid so far this plan year (default 0)")
 

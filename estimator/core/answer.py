@@ -3,17 +3,13 @@
 import functools
 import math
 
-from .glossary import CRD_CODES, GOOD_FAITH_NOTICE, LEVELS, MESSAGE_SEPARATOR, SETTING_WORDS, STATUS_WORDS, levels
+from .glossary import CRD_CODES, GOOD_FAITH_NOTICE, MESSAGE_SEPARATOR, SETTING_WORDS, STATUS_WORDS, levels
 from .notices import iso
-
-_LEVEL_KEYS = {}  # prefix -> ((level, column), ...), made once per prefix
 
 
 def _levels(row, prefix):
-    keys = _LEVEL_KEYS.get(prefix)
-    if keys is None:
-        keys = _LEVEL_KEYS[prefix] = tuple((level, f"{prefix}_{level}") for level in LEVELS)
-    return {level: float(row[key]) for level, key in keys}
+    low, expected, high = levels(prefix)
+    return {"low": float(row[low]), "expected": float(row[expected]), "high": float(row[high])}
 
 
 @functools.lru_cache(maxsize=8192)
@@ -381,6 +377,7 @@ def _money_levels(row, prefix):
     return " / ".join(_money(row[name]) for name in levels(prefix))
 
 
+@functools.lru_cache(maxsize=4096)
 def _decimal(x):
     """A figure as its shortest exact decimal (``1.5``, ``33.4009``, ``2``)."""
     text = repr(float(x))

@@ -49,7 +49,8 @@ SETTING_CHOICES = one_of(SETTINGS)
 NETWORK_CHOICES = one_of(NETWORKS)
 UNITS_RANGE = between(1, MAX_UNITS)
 MONEY_RANGE = between(0, MAX_MONEY)
-COINSURANCE_RANGE = between(0, 1)
+#: Coinsurance given as a JSON number: a fraction.
+COINSURANCE_FRACTION = "Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %)."
 #: Coinsurance typed as text (a CSV cell, a command-line option, a form): a fraction, or a percent with its sign.
 COINSURANCE_TEXT = "Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %) or as a percent with its sign (20%)."
 

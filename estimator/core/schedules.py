@@ -6,6 +6,7 @@ Dates become whole days since 1970-01-01 (``int64``), with ``OPEN_END`` for a bl
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
@@ -59,6 +60,7 @@ def day_number(day):
     return day.toordinal() - _EPOCH
 
 
+@functools.lru_cache(maxsize=8192)
 def day_from_iso(text):
     """Day number of an ISO ``YYYY-MM-DD`` text, or None: the one date rule of schedules and requests."""
     if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):

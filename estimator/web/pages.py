@@ -7,7 +7,6 @@ import base64
 import datetime as dt
 import io
 import json
-import math
 
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -17,6 +16,7 @@ from ..batch.stream import iter_csv
 from ..core.encounters import MAX_LINES
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
+from ..core.intake import coinsurance_rule
 from ..core.service import estimate_encounter, estimate_one
 from .content import PROCEDURE_NOTES
 from .http import allow_body
@@ -53,7 +53,6 @@ def _choices():
 FORM_LINES = 3
 MAX_FORM_LINES = MAX_LINES
 LINE_FIELD_NAMES = ("cpt_code", "modifiers", "units")
-PERCENT_MESSAGE = "Give a percent from 0 to 100, such as 20."
 
 
 def line_field(index, name):
@@ -93,15 +92,12 @@ def _request(values):
     for name in REQUEST_FIELDS:
         if name not in LINE_FIELD_NAMES and values.get(name):
             fields[name] = values[name]
-    if "coinsurance" in fields:
-        try:
-            percent = float(fields["coinsurance"])
-        except ValueError:
-            percent = math.nan
-        if not 0 <= percent <= 100:
-            errors["coinsurance"] = [PERCENT_MESSAGE]
+    if "coinsurance" in fields:  # typed as text: a fraction, or a percent with its sign (SPEC section 3)
+        fraction, message = coinsurance_rule(fields["coinsurance"].strip())
+        if message is not None:
+            errors["coinsurance"] = [message]
         else:
-            fields["coinsurance"] = repr(percent / 100)
+            fields["coinsurance"] = fraction
     rows = [i for i, line in enumerate(values["lines"]) if i == 0 or line["cpt_code"]]
     lines = []
     for i in rows:
@@ -158,7 +154,7 @@ def _prefill(text):
     }
     if "coinsurance" in values:
         try:
-            values["coinsurance"] = f"{float(values['coinsurance']) * 100:g}"
+            values["coinsurance"] = f"{float(values['coinsurance']) * 100:g}%"
         except ValueError:
             pass
     lines = saved.get("lines") if isinstance(saved.get("lines"), list) else [saved]
@@ -194,8 +190,6 @@ def estimate():
     except RequestError as exc:
         errors = {**_form_errors(exc.messages, rows), **errors}
     if errors:
-        if "coinsurance" in errors and errors["coinsurance"] != [PERCENT_MESSAGE]:
-            errors["coinsurance"] = [PERCENT_MESSAGE]  # the form asks a percent, not the API's fraction
         return _show_form(values, errors, 422)
     saved = {**fields, "lines": lines} if len(lines) > 1 else {**fields, **lines[0]}
     extra = {"saved_request": json.dumps(saved), "supersedes": values.get("supersedes", "")}

@@ -99,7 +99,11 @@ class SharedFieldsSchema(Schema):
     )
     deductible = _money("Plan deductible for the year; default the payer's.", 1500)
     coinsurance = _money(
-        "Patient's coinsurance as a fraction 0..1; default the payer's.", 0.2, 1, intake.COINSURANCE_RANGE
+        "Patient's coinsurance after the deductible, as a fraction from 0 to 1 (0.2 = 20 %; JSON takes a number, "
+        "not a percent with its sign); default the payer's.",
+        0.2,
+        1,
+        intake.COINSURANCE_FRACTION,
     )
     copay = _money("Copay per service; default the payer's.")
     oop_max = _money("Out-of-pocket maximum for the year; default the payer's.")
