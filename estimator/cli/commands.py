@@ -9,7 +9,7 @@ import sys
 from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress
 from ..core.errors import InputFileError, RequestError, ScheduleError
 from ..core.glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
-from ..core.schedules import load_schedules
+from ..core.schedules import RATES_ENDING_DAYS, load_schedules
 from ..core.service import estimate_one
 
 
@@ -141,8 +141,17 @@ def build_parser():
     audit = sub.add_parser("audit", help="who created, read, printed, exported or superseded a record, and when")
     audit.add_argument("--record", required=True, help="the record's id or number (GFE-YYYY-NNNNNN)")
 
-    chk = sub.add_parser("check-schedules", help="validate a fee-schedule directory and list every problem")
+    chk = sub.add_parser(
+        "check-schedules",
+        help="validate a fee-schedule directory and list every problem, and the payers whose rates end soon",
+    )
     chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
+    chk.add_argument(
+        "--today",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help=f"the day rates ending within {RATES_ENDING_DAYS} days are counted from (default: today)",
+    )
     return parser
 
 
@@ -150,7 +159,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.command == "check-schedules":
-            return _check(args.directory)
+            return _check(args.directory, args.today or dt.date.today())
         if args.command == "serve":
             return _serve(args)
         if args.command == "import":
@@ -287,7 +296,7 @@ def _serve(args):
     os.execve(sys.executable, [*command, "wsgi:app"], env)
 
 
-def _check(directory):
+def _check(directory, today):
     try:
         schedules = load_schedules(directory)
     except ScheduleError as exc:
@@ -302,7 +311,19 @@ def _check(directory):
         f"{len(schedules.rates)} rate rows, {len(schedules.regions)} regions, {len(schedules.zip_regions)} ZIP "
         f"prefixes, {len(schedules.prior_auth)} prior-authorization rules; {dates}."
     )
+    for payer in schedules.rates_ending(today):
+        print(ending_notice(payer))
     return 0
+
+
+def ending_notice(payer):
+    """A payer whose latest rates end soon (or have ended), in words."""
+    days = payer["days_left"]
+    when = f"in {days} day{'s' if days != 1 else ''}" if days >= 0 else f"{-days} day{'s' if days != -1 else ''} ago"
+    return (
+        f"Rates ending: {payer['name']} ({payer['payer_id']}): its latest rates end {payer['effective_to']} "
+        f"({when}); estimates after that day carry them forward, with a warning, until newer rates are loaded."
+    )
 
 
 def _estimate(args, schedules):

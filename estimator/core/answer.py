@@ -34,6 +34,7 @@ def to_answer(row, schedules):
         **_figures(row),
         "good_faith_estimate": bool(row["good_faith_estimate"]),
         "warnings": _warnings(row),
+        "carried_forward": _carried(row),
         "explanation": explain(row),
     }
     if answer["good_faith_estimate"]:
@@ -93,6 +94,11 @@ def _warnings(row):
     return row["warnings"].split(MESSAGE_SEPARATOR) if row["warnings"] else []
 
 
+def _carried(row):
+    """The warnings of the rates and benefit figures carried forward past their last day (also in warnings)."""
+    return row["carried_notes"].split(MESSAGE_SEPARATOR) if row["carried_notes"] else []
+
+
 def to_encounter_answer(rows, schedules):
     """The JSON-ready answer of SPEC section 7 for the rows (lines, in order) of one valid encounter."""
     head = rows[0]
@@ -106,6 +112,7 @@ def to_encounter_answer(rows, schedules):
             "baseline_range": _baseline(row),
             **_figures(row),
             "warnings": _warnings(row),
+            "carried_forward": _carried(row),
             "explanation": explain(row),
         }
         for i, row in enumerate(rows, start=1)
@@ -131,6 +138,7 @@ def to_encounter_answer(rows, schedules):
         },
         "good_faith_estimate": bool(head["good_faith_estimate"]),
         "warnings": warnings,
+        "carried_forward": list(dict.fromkeys(w for line in lines for w in line["carried_forward"])),
         "explanation": explain_encounter(rows, lines),
     }
     if answer["good_faith_estimate"]:

@@ -17,6 +17,7 @@ FACILITY_SETTINGS = ("asc", "hospital_outpatient")
 BASELINES = ("baseline_low", "baseline_typical", "baseline_high")
 NAN = math.nan
 
+
 def rate_case(r, component):
     """The case a component's rate row is found for, and what the case meets (step 1).
 

@@ -91,6 +91,9 @@ def iso_from_days(days):
     return str(np.datetime64(int(days), "D"))
 
 
+#: How far ahead ``check-schedules`` and ``/healthz`` look for payers whose rates end (SPEC section 4, step 2).
+RATES_ENDING_DAYS = 60
+
 #: Upper bounds of the numbers on file: far beyond any real figure, and small enough that every product
 #: of them the engine forms (with at most 99 units) stays finite and exact to the cent.
 MAX_RVU = 1_000
@@ -513,6 +516,28 @@ class Schedules:
         """First day of each period (a very early day for period 0)."""
         padded = np.concatenate([[np.int64(-(2**40))], self.boundaries])
         return padded[periods]
+
+    def rates_ending(self, today, within_days=RATES_ENDING_DAYS):
+        """The payers whose latest rates end within ``within_days`` of ``today`` (or have ended already):
+        after that day their estimates carry the last rates forward, with a warning (SPEC section 4, step 2).
+
+        Returns a list of ``{"payer_id", "name", "effective_to" (ISO), "days_left"}`` (negative: ended), in
+        order of that day.
+        """
+        if not len(self.rates):
+            return []
+        last = self.rates.groupby("payer_id")["effective_to"].max()
+        limit = day_number(today) + within_days
+        ending = last[last <= limit].sort_values()
+        return [
+            {
+                "payer_id": payer,
+                "name": self.payers.at[payer, "name"],
+                "effective_to": iso_from_days(end),
+                "days_left": int(end) - day_number(today),
+            }
+            for payer, end in ending.items()
+        ]
 
     def coverage(self):
         """Earliest and latest day covered by any rate row, as ISO dates (``None`` = open, or no rows)."""

@@ -339,6 +339,7 @@ class Health(MethodView):
             "files": store.files(),
             "effective_from": first,
             "effective_to": last,
+            "rates_ending": loaded.rates_ending(dt.date.today()),
             "procedures": len(loaded.procedures),
             "payers": len(loaded.payers),
             "regions": len(loaded.regions),

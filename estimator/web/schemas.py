@@ -208,6 +208,13 @@ class EstimateSchema(Schema):
     good_faith_estimate = fields.Boolean()
     good_faith_notice = fields.String()
     warnings = fields.List(fields.String())
+    carried_forward = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Rates and benefit figures used past their last day, as no newer ones are on file "
+            "(SPEC section 4, step 2): the figures rest on them. Also among the warnings."
+        },
+    )
     explanation = fields.List(fields.String())
 
 
@@ -229,6 +236,13 @@ class EncounterLineSchema(Schema):
     cost_sharing = fields.Nested(CostSharingSchema)
     prior_authorization = fields.Nested(PriorAuthSchema)
     warnings = fields.List(fields.String())
+    carried_forward = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Rates and benefit figures used past their last day, as no newer ones are on file "
+            "(SPEC section 4, step 2): the figures rest on them. Also among the warnings."
+        },
+    )
     explanation = fields.List(fields.String())
 
 
@@ -260,6 +274,13 @@ class EncounterSchema(Schema):
     good_faith_estimate = fields.Boolean()
     good_faith_notice = fields.String()
     warnings = fields.List(fields.String())
+    carried_forward = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Rates and benefit figures used past their last day, as no newer ones are on file "
+            "(SPEC section 4, step 2): the figures rest on them. Also among the warnings."
+        },
+    )
     explanation = fields.List(fields.String())
 
 
@@ -319,6 +340,13 @@ class FileSchema(Schema):
     bytes = fields.Integer()
 
 
+class RatesEndingSchema(Schema):
+    payer_id = fields.String(metadata={"example": "medicare"})
+    name = fields.String(metadata={"example": "Original Medicare (Part B)"})
+    effective_to = fields.String(metadata={"description": "The last day of the payer's latest rates."})
+    days_left = fields.Integer(metadata={"description": "Days from today to that day (negative: ended)."})
+
+
 class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok", "description": "ok, or degraded when a reload was refused."})
     fee_schedules = fields.String(metadata={"description": "The fee-schedule directory loaded."})
@@ -333,6 +361,13 @@ class HealthSchema(Schema):
         keys=fields.String(),
         values=fields.Nested(FileSchema, allow_none=True),
         metadata={"description": "When each fee-schedule file last changed, and its size (null: absent)."},
+    )
+    rates_ending = fields.List(
+        fields.Nested(RatesEndingSchema),
+        metadata={
+            "description": "Payers whose latest rates end within 60 days of today, or have ended: estimates after "
+            "that day carry the last rates forward with a warning until newer ones are loaded."
+        },
     )
     procedures = fields.Integer()
     payers = fields.Integer()
