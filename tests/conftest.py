@@ -4,9 +4,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import Phase, settings
 
 from estimator.core.engine import estimate
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
+
+# For tests/mutate.py: find a failure and stop, without shrinking it.
+settings.register_profile("no-shrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 DATA = Path(__file__).parent / "data"
 TEST_SCHEDULES = DATA / "schedules"

@@ -111,6 +111,10 @@ class RowIndex:
             self._found[key] = self._found[folded_key] = found
         return found
 
+    def forget(self):
+        """Drop the answers kept (a lookup then costs what the first one did)."""
+        self._found.clear()
+
     def _search(self, case, day, meets):
         starts, ends, needs = self.starts, self.ends, self.needs
         latest, latest_end = -1, None
