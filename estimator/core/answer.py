@@ -8,8 +8,32 @@ from .notices import iso
 
 
 def _levels(row, prefix):
-    low, expected, high = levels(prefix)
+    low, expected, high = _LEVEL_NAMES[prefix]
     return {"low": float(row[low]), "expected": float(row[expected]), "high": float(row[high])}
+
+
+#: The figures an answer gives per level, by prefix.
+_LEVEL_NAMES = {
+    prefix: levels(prefix)
+    for prefix in (
+        "allowed",
+        "patient",
+        "payer",
+        "balance_billing",
+        "professional",
+        "facility",
+        "deductible_part",
+        "coinsurance_part",
+        "copay_part",
+        "cap_reduction",
+        "in_network",
+        "billed",
+        "encounter_allowed",
+        "encounter_patient",
+        "encounter_payer",
+        "encounter_balance_billing",
+    )
+}
 
 
 @functools.lru_cache(maxsize=8192)
@@ -46,7 +70,7 @@ def _place(row, schedules):
     """Who pays and where: the fields a visit's lines share."""
     return {
         "payer_id": row["payer_id"],
-        "payer_name": schedules.arrays["payers"]["name"][int(row["payer_position"])],
+        "payer_name": row["payer_name"],
         "region_id": row["region_id"] or None,
         "region_name": row["region_name"] or None,
         "zip": row["zip"] or None,
@@ -382,7 +406,8 @@ def _explain_sharing(row):
 
 
 def _money_levels(row, prefix):
-    return " / ".join(_money(row[name]) for name in levels(prefix))
+    low, expected, high = _LEVEL_NAMES[prefix]
+    return f"{_money(row[low])} / {_money(row[expected])} / {_money(row[high])}"
 
 
 @functools.lru_cache(maxsize=4096)

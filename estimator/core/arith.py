@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 
 from .matching import distinct
-from .money import round_cents
 
 NAN = math.nan
 
@@ -46,17 +45,18 @@ def _take(table, position):
     return table[position]
 
 
-def _round_many(values):
-    """Each amount of a list rounded to cents, by the one rounding rule (a batch of them at once)."""
-    return round_cents(np.array(values, dtype="float64")).tolist()
+def _cents_many(values):
+    """Each amount of a list in whole cents (:func:`.money.cents`), each distinct amount rounded once; NaN
+    stays NaN, and an infinite amount raises ``OverflowError`` (it has no answer)."""
+    from .money import cents
 
-
-def _stack(values):
-    return np.array(values, dtype="float64")
-
-
-def _unstack(stacked):
-    return stacked.tolist()
+    rule, rounded, out = cents.scalar, {}, []
+    for value in values:
+        whole = rounded.get(value)
+        if whole is None:
+            whole = rounded[value] = rule(SCALARS, value) if value == value else value
+        out.append(whole)
+    return out
 
 
 def _fill(like, value):
@@ -90,12 +90,10 @@ def _array_isin(x, members):
     return np.isin(x, np.fromiter(members, dtype="int64", count=len(members)))
 
 
-def _array_round_many(values):
-    return list(round_cents(np.vstack(values))) if len(values) else []
+def _array_cents_many(values):
+    from .money import cents
 
-
-def _array_stack(values):
-    return np.vstack(values) if len(values) else np.zeros((0, 0))
+    return list(cents(ARRAYS, np.vstack(values))) if len(values) else []
 
 
 def _array_fill(like, value):
@@ -111,9 +109,11 @@ SCALARS = SimpleNamespace(
     isnan=_isnan,
     not_=_not,
     take=_take,
-    round_many=_round_many,
-    stack=_stack,
-    unstack=_unstack,
+    cents_many=_cents_many,
+    rint=round,
+    floor=math.floor,
+    abs=abs,
+    copysign=math.copysign,
     fill=_fill,
     each=_each,
     any=_any,
@@ -129,9 +129,11 @@ ARRAYS = SimpleNamespace(
     isnan=np.isnan,
     not_=np.logical_not,
     take=_array_take,
-    round_many=_array_round_many,
-    stack=_array_stack,
-    unstack=list,
+    cents_many=_array_cents_many,
+    rint=np.rint,
+    floor=np.floor,
+    abs=np.abs,
+    copysign=np.copysign,
     fill=_array_fill,
     each=_array_each,
     any=np.any,
@@ -149,9 +151,11 @@ _SCALAR_CALLS = {
     "minimum": _minimum,
     "maximum": _maximum,
     "isnan": _isnan,
-    "round_many": _round_many,
-    "stack": _stack,
-    "unstack": _unstack,
+    "cents_many": _cents_many,
+    "rint": round,  # half to even, as numpy.rint; an int, exact; NaN and infinities raise (see _cents_many)
+    "floor": math.floor,
+    "abs": abs,
+    "copysign": math.copysign,
 }
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .arith import formula
 from .glossary import LEVELS
+from .money import dollars
 
 #: Most lines one encounter may have.
 MAX_LINES = 20
@@ -174,8 +175,8 @@ def totals(ops, visits):
         for value in ranked[1:]:
             total = total + value
         sums.append(total)
-    for (_, total), value in zip(_TOTAL_NAMES, ops.round_many(sums), strict=True):
-        visits.spread(total, value)
+    for (_, total), value in zip(_TOTAL_NAMES, ops.cents_many(sums), strict=True):
+        visits.spread(total, dollars(value))
 
 
 _TOTAL_NAMES = tuple((name, f"encounter_{name}") for name in TOTALED)

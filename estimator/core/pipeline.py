@@ -18,14 +18,14 @@ Only how rows are found and how a visit's lines are ordered differ between the t
 is computed by the same functions, so both give the same answer bit for bit.
 """
 
-import functools
 
-import numpy as np
+
+import functools
 
 from . import cost_sharing, encounters, notices, pricing
 from .arith import formula
 from .glossary import COMPONENTS, levels
-from .money import cents, dollars
+from .money import dollars
 from .prior_auth import prior_authorization
 from .schedules import RULE_FIELDS
 
@@ -115,18 +115,28 @@ def estimate_visits(ops, visits, finder, schedules, tables, today, money):
 def round_money(ops, r, money):
     """Step 10: the amounts ``money`` rounded to cents; then the patient's responsibility (rounded ``P`` +
     rounded balance bill) and the payer's (rounded ``A`` - rounded ``P``), so the figures add up."""
-    share, balance, allowed, names = _rounding_plan(money)
-    whole = cents(ops.stack([r[name] for name in money]))
-    whole = np.concatenate([whole, whole[share] + whole[balance], whole[allowed] - whole[share]])
-    for name, value in zip(names, ops.unstack(dollars(whole)), strict=True):
-        r[name] = value
+    whole = ops.cents_many([r[name] for name in money])
+    for name, amount in zip(money, whole, strict=True):
+        r[name] = dollars(amount)
+    for share, balance, allowed, patient, payer in _added_up(money):
+        r[patient] = dollars(whole[share] + whole[balance])
+        r[payer] = dollars(whole[allowed] - whole[share])
 
 
 @functools.cache
-def _rounding_plan(money):
-    """Where ``P``, the balance bill and ``A`` are among ``money``, and every name :func:`round_money` sets."""
-    share, balance, allowed = (np.array([money.index(name) for name in levels(prefix)]) for prefix in _ADDED_UP)
-    return share, balance, allowed, (*money, *levels("patient"), *levels("payer"))
+def _added_up(money):
+    """Per level, where ``P``, the balance bill and ``A`` are among ``money``, and the names of the patient's
+    and the payer's figures step 10 makes of them."""
+    return tuple(
+        (money.index(share), money.index(balance), money.index(allowed), patient, payer)
+        for share, balance, allowed, patient, payer in _ADDED_UP
+    )
 
 
-_ADDED_UP = ("patient_share", "balance_billing", "allowed")
+#: Per level, the figures step 10 adds up, and the two it makes of them.
+_ADDED_UP = tuple(
+    zip(
+        *(levels(prefix) for prefix in ("patient_share", "balance_billing", "allowed", "patient", "payer")),
+        strict=True,
+    )
+)

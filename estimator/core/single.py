@@ -12,8 +12,6 @@ import bisect
 import datetime as dt
 import math
 
-import numpy as np
-
 from . import pipeline
 from .arith import SCALARS
 from .engine import GUARDED, MONEY
@@ -154,9 +152,11 @@ def estimate_lines(lines, schedules, today):
         if r is None or refuses_bilateral(r["bilateral"], indicators[labels[r["cpt_code"]]]):
             return None
         rows.append(r)
-    with np.errstate(over="ignore", invalid="ignore"):  # refused below, as by the vectorised path
-        visit = _Line(rows) if len(rows) == 1 else _Visit(rows)
+    visit = _Line(rows) if len(rows) == 1 else _Visit(rows)
+    try:
         pipeline.estimate_visits.scalar(SCALARS, visit, _Finder(schedules), schedules, schedules.lists, today, MONEY)
+    except OverflowError:  # an amount too large to round: the vectorised path refuses it, with its message
+        return None
     for r in rows:
         if not math.isfinite(sum([r[name] for name in _FINITE])):  # a NaN, an infinity, or too large
             return None  # the vectorised path refuses it, with its message
