@@ -466,6 +466,12 @@ class Schedules:
         return {name: {c: values.tolist() for c, values in table.items()} for name, table in self.arrays.items()}
 
     @cached_property
+    def cells_read(self):
+        """Request cells already read by the rules of SPEC section 3 against these schedules, keyed by field
+        and text: ``{(field, text): (value, message)}`` (the one-request path's; it clears it when full)."""
+        return {}
+
+    @cached_property
     def addon_pairs(self):
         """Each add-on code with each of its primary codes, as ``add-on position x (procedures + 1) + primary
         position`` (the ``+ 1``: the absent row of :attr:`arrays`)."""

@@ -19,6 +19,8 @@ from .intake import BLANK, RULES, both_places, refuses_bilateral
 from .schedules import day_number
 
 _ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
+#: Most cells whose reading one set of schedules keeps (requests repeat codes, payers, dates and ZIPs).
+MAX_CELLS_KEPT = 50_000
 #: The figures that must be finite for an answer: each line's, and the visit's totals.
 _FINITE = (*GUARDED, *(f"encounter_{name}" for name in GUARDED))
 
@@ -26,9 +28,18 @@ _FINITE = (*GUARDED, *(f"encounter_{name}" for name in GUARDED))
 def _intake(fields, schedules, today):
     """The typed request by the rules of SPEC section 3, or None when any field would get a message."""
     r = {}
+    read = schedules.cells_read
     for field, rule in RULES.items():
         text = fields.get(field)
-        value, message = rule(text.strip(), schedules) if text else BLANK[field]
+        if not text:
+            value, message = BLANK[field]
+        else:
+            found = read.get((field, text))
+            if found is None:
+                if len(read) >= MAX_CELLS_KEPT:
+                    read.clear()
+                found = read[(field, text)] = rule(text.strip(), schedules)
+            value, message = found
         if message is not None:
             return None
         r[field] = value
