@@ -56,6 +56,13 @@ MUTATIONS = {
     "scalar minimum is a maximum": [
         ("estimator/core/arith.py", '    "minimum": _minimum,\n', '    "minimum": _maximum,\n'),
     ],
+    "scalar minimum of two names is a maximum": [
+        (
+            "estimator/core/arith.py",
+            'if name == "minimum" else (ast.GtE(), ast.Gt())',
+            'if name != "minimum" else (ast.GtE(), ast.Gt())',
+        ),
+    ],
     "scalar maximum is a minimum": [
         ("estimator/core/arith.py", '    "maximum": _maximum,\n', '    "maximum": _minimum,\n'),
     ],

@@ -152,3 +152,13 @@ def test_the_single_path_answers_encounters_as_the_vectorised_engine(name):
 
     check()
     assert sum(valid) > 0.3 * len(valid)  # enough valid visits to mean something
+
+
+def test_the_cases_rows_are_found_for_name_their_fields_in_the_indexes_order():
+    from estimator.core.pricing import rate_case
+    from estimator.core.prior_auth import rule_case
+    from estimator.core.schedules import RATE_FIELDS, RULE_FIELDS
+
+    r = {f: f for f in (*RATE_FIELDS, *RULE_FIELDS)} | {"has_rvu": True, "has_baseline": False}
+    assert rate_case(r, "component") == (tuple(RATE_FIELDS), (True, False))
+    assert rule_case(r) == tuple(RULE_FIELDS)

@@ -7,6 +7,7 @@ differs is spelled here, with numpy's meaning kept for Python floats (a NaN in `
 """
 
 import ast
+import copy as copy_module
 import inspect
 import math
 import textwrap
@@ -183,12 +184,30 @@ class _WriteOut(ast.NodeTransformer):
                 return ast.Compare(
                     left=args[0], ops=[ast.NotEq()], comparators=[ast.Name(id=args[0].id, ctx=ast.Load())]
                 )
+            if name in ("minimum", "maximum") and all(isinstance(a, (ast.Name, ast.Constant)) for a in args):
+                return _min_max(name, *args)
             if name not in _SCALAR_CALLS:
                 raise TypeError(f"ops.{name} has no scalar form")
             return ast.Call(func=ast.Name(id=f"_arith_scalar_{name}", ctx=ast.Load()), args=args, keywords=[])
         if args and isinstance(args[0], ast.Name) and args[0].id == "ops":  # another formula: its scalar version
             node.func = ast.Attribute(value=function, attr="scalar", ctx=ast.Load())
         return node
+
+
+def _min_max(name, a, b):
+    """``numpy.minimum`` (or ``maximum``) of two names or constants as an expression: ``a if a <= b else (b if
+    b < a else nan)``, NaN when either is NaN."""
+    first, second = (ast.LtE(), ast.Lt()) if name == "minimum" else (ast.GtE(), ast.Gt())
+    copy = copy_module.deepcopy
+    return ast.IfExp(
+        test=ast.Compare(left=a, ops=[first], comparators=[b]),
+        body=copy(a),
+        orelse=ast.IfExp(
+            test=ast.Compare(left=copy(b), ops=[second], comparators=[copy(a)]),
+            body=copy(b),
+            orelse=ast.Name(id="_arith_scalar_nan", ctx=ast.Load()),
+        ),
+    )
 
 
 def _scalar_version(function):
@@ -198,7 +217,7 @@ def _scalar_version(function):
     tree = ast.fix_missing_locations(_WriteOut().visit(tree))
     ast.increment_lineno(tree, function.__code__.co_firstlineno - 1)
     module_globals = function.__globals__
-    for name, call in _SCALAR_CALLS.items():
+    for name, call in {**_SCALAR_CALLS, "nan": NAN}.items():
         module_globals.setdefault(f"_arith_scalar_{name}", call)
     namespace = {}
     exec(compile(tree, function.__code__.co_filename, "exec"), module_globals, namespace)  # noqa: S102

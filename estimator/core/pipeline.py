@@ -26,8 +26,7 @@ from . import cost_sharing, encounters, notices, pricing
 from .arith import formula
 from .glossary import COMPONENTS, levels
 from .money import dollars
-from .prior_auth import prior_authorization
-from .schedules import RULE_FIELDS
+from .prior_auth import prior_authorization, rule_case
 
 #: Procedure columns each line takes (joined by position).
 PROCEDURE_COLUMNS = (
@@ -97,7 +96,7 @@ def estimate_visits(ops, visits, finder, schedules, tables, today, money):
         pricing.out_of_network(ops, r)  # step 7, E3
         row, carried = finder.rows(r, schedules.benefit_index, (r["payer_id"],))
         cost_sharing.resolve_benefits(ops, r, periods, payers, row, carried)
-        row, _ = finder.rows(r, schedules.rule_index, tuple(r[f] for f in RULE_FIELDS))
+        row, _ = finder.rows(r, schedules.rule_index, rule_case(r))
         prior_authorization(ops, r, rules, row)  # step 9
     cost_sharing.share_costs(ops, visits)  # step 8, E4
     encounters.status(ops, visits)  # E6

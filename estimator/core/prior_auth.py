@@ -3,9 +3,15 @@
 from .arith import formula
 from .glossary import CRD_CODES, NO_RULE_REASON
 
-__all__ = ["NO_RULE_REASON", "SELF_PAY_REASON", "prior_authorization"]
+__all__ = ["NO_RULE_REASON", "SELF_PAY_REASON", "prior_authorization", "rule_case"]
 
 SELF_PAY_REASON = "Self-pay: no insurer is involved, so there is no prior authorization."
+
+
+def rule_case(r):
+    """The case a prior-authorization rule is found for: (payer, code, setting, network, state), the order
+    of ``schedules.RULE_FIELDS`` (``state`` is ``""`` with no region: only ``*`` rules match it)."""
+    return (r["payer_id"], r["cpt_code"], r["setting"], r["network"], r["state"])
 
 
 @formula
