@@ -85,35 +85,6 @@ def test_workers_started_without_a_fork_server_write_the_same_bytes(tmp_path, mo
     assert spawned.getvalue() == alone.getvalue()
 
 
-def test_ctrl_c_stops_the_workers_and_says_so_without_a_traceback(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    source = tmp_path / "in.csv"
-    generate(600_000, 3, encounters=0.3).to_csv(source, index=False)
-    command = [sys.executable, "-m", "estimator", "batch", str(source), "-o", str(tmp_path / "out.csv"), "-q"]
-    run = subprocess.Popen(
-        [*command, "--jobs", "2", "--chunk-rows", "5000"], stderr=subprocess.PIPE, start_new_session=True
-    )
-    time.sleep(2.5)  # started, workers running
-    os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C does, to the whole process group
-    err = run.communicate(timeout=60)[1].decode()
-    assert run.returncode == 130, err
-    assert "Interrupted" in err and "Traceback" not in err
-    deadline = time.time() + 20  # every process of the group ends (the system reaps them soon after)
-    while time.time() < deadline:
-        try:
-            os.killpg(run.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        raise AssertionError("a process of the batch outlived it")
-
-
 def test_chunk_size_changes_nothing_on_a_messy_file_with_visits(tmp_path):
     source = tmp_path / "in.csv"
     messy_file(source, 6000, seed=11)

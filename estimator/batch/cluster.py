@@ -2,7 +2,11 @@
 cluster or a running scheduler, for a directory of files or inputs larger than one machine should hold.
 """
 
+import contextlib
 import datetime as dt
+import os
+import secrets
+import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import pandas as pd
 from ..core.errors import InputFileError
 from ..core.glossary import ENCOUNTER_ID, REQUIRED_FIELDS
 from ..core.schedules import load_schedules
-from .files import PARQUET_SUFFIXES, is_parquet
+from .files import PARQUET_SUFFIXES, check_paths, is_parquet
 from .stream import FACTOR_OUTPUT, MONEY_OUTPUT, added_columns, csv_cells, csv_header, estimate_rows, passthrough_names
 
 
@@ -81,6 +85,28 @@ def dask_inputs(source):
     return str(path), is_parquet(path)
 
 
+@contextlib.contextmanager
+def staged(target):
+    """A path beside ``target`` to write to; renamed over ``target`` when the block ends without error, else
+    removed (a Parquet output is a folder of parts: the old folder goes once the new one is in place)."""
+    target = Path(os.path.realpath(target))
+    stage = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        yield str(stage)
+        if stage.is_dir() and target.is_dir():
+            old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+            os.replace(target, old)
+            os.replace(stage, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(stage, target)
+    finally:
+        if stage.is_dir():
+            shutil.rmtree(stage, ignore_errors=True)
+        elif stage.exists():
+            stage.unlink()
+
+
 def estimate_with_dask(source, target, schedules, today=None, scheduler=None, blocksize="16MB"):
     """Estimate ``source`` (a file or a directory of files) into ``target`` on a Dask cluster.
 
@@ -94,6 +120,7 @@ def estimate_with_dask(source, target, schedules, today=None, scheduler=None, bl
     from distributed import Client, LocalCluster
 
     today = (today or dt.date.today()).isoformat()
+    check_paths(source, target)
     pattern, parquet = dask_inputs(source)
     if parquet:
         frame = dd.read_parquet(pattern)
@@ -129,13 +156,14 @@ def estimate_with_dask(source, target, schedules, today=None, scheduler=None, bl
         cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster)
     try:
-        if output == "csv":
-            estimated = estimated.rename(columns=dict(enumerate(csv_header(header))))
-            estimated.to_csv(
-                target, single_file=True, index=False, lineterminator="\n", encoding="utf-8", errors="replace"
-            )
-        else:
-            estimated.to_parquet(target, write_index=False)
+        with staged(target) as stage:  # written beside the target, renamed into place when complete
+            if output == "csv":
+                estimated = estimated.rename(columns=dict(enumerate(csv_header(header))))
+                estimated.to_csv(
+                    stage, single_file=True, index=False, lineterminator="\n", encoding="utf-8", errors="replace"
+                )
+            else:
+                estimated.to_parquet(stage, write_index=False)
     finally:
         client.close()
         if cluster is not None:

@@ -4,6 +4,10 @@ Every path runs the same chunk function as the CSV stream (:func:`estimator.batc
 so their figures, warnings and errors are the same; only the reading and writing differ.
 """
 
+import contextlib
+import os
+import stat
+import tempfile
 import time
 from itertools import chain
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.errors import InputFileError
+from ..core.errors import EstimatorError, InputFileError
 from ..core.glossary import ENCOUNTER_ID, REQUIRED_FIELDS
 from .stream import (
     DEFAULT_CHUNK_ROWS,
@@ -36,15 +40,30 @@ def is_parquet(path):
     return str(path) != "-" and Path(str(path)).suffix.lower() in PARQUET_SUFFIXES
 
 
+def check_paths(source, target):
+    """Refuse an output that is the input itself (it would be overwritten as it is read)."""
+    if "-" in (str(source), str(target)):
+        return
+    try:
+        same = os.path.samefile(source, target)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return
+    if same:
+        raise InputFileError(f"the output {target} is the input itself: give another output file")
+
+
 def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUNK_ROWS, progress=None, jobs=1):
     """Estimate ``source`` into ``target``; each is a path or ``-`` (CSV only), Parquet chosen by extension.
 
-    ``jobs``: worker processes for CSV to CSV (see :func:`estimator.batch.stream.estimated_chunks`).
+    ``jobs``: worker processes for CSV to CSV (see :func:`estimator.batch.stream.estimated_chunks`). A
+    target file is written beside itself and renamed into place only once complete (:class:`OutputFile`):
+    a refused input or an interrupted run leaves an existing target as it was.
 
     Returns the batch summary (see :func:`estimator.batch.iter_csv`).
     """
+    check_paths(source, target)
     if not is_parquet(source) and not is_parquet(target):
-        with _open(source, "rb") as src, _open(target, "wb") as dst:
+        with _open(source, "rb") as src, OutputFile(target) as dst:
             return estimate_csv(src, dst, schedules, today, chunk_rows, progress, jobs)
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -54,7 +73,7 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
     tally = Tally()
     writer = None
     started = time.perf_counter()
-    with _open(target, "wb") as dst:
+    with OutputFile(target) as dst:
         for passthrough, raw, problems in _regrouped(batches, carry):
             table, error, fallback, status = estimate_rows(raw, schedules, today, problems, *carry)
             tally.add(error, fallback, status)
@@ -67,8 +86,11 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
                 for name in added.column_names:
                     out = out.append_column(name, added[name])
                 if writer is None:
-                    writer = pq.ParquetWriter(dst, out.schema)
-                writer.write_table(out)
+                    writer = pq.ParquetWriter(dst.path or dst.handle, out.schema)
+                try:
+                    writer.write_table(out)
+                except OSError as exc:
+                    raise OutputError(target, exc) from exc
             else:
                 if writer is None:
                     writer = _CsvWriter(dst, list(raw.columns))
@@ -77,7 +99,10 @@ def estimate_file(source, target, schedules, today=None, chunk_rows=DEFAULT_CHUN
                 progress(tally.rows, tally.failed, time.perf_counter() - started)
         if writer is None:
             raise InputFileError("the file has no rows")
-        writer.close()
+        try:
+            writer.close()
+        except OSError as exc:
+            raise OutputError(target, exc) from exc
     return tally.summary()
 
 
@@ -122,6 +147,9 @@ def _parquet_batches(source, chunk_rows):
 
     parquet = pq.ParquetFile(source)
     names = parquet.schema_arrow.names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # as a CSV header with a column twice is refused: which one would be the request's?
+        raise InputFileError(f"the column {', '.join(repr(n) for n in twice)} appears twice")
     missing = [f for f in REQUIRED_FIELDS if f not in names]
     if missing:
         raise InputFileError(f"the file has no {' and no '.join(missing)} column")
@@ -138,13 +166,38 @@ def text_cells(table):
 
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_floating(column.type):
+        kind = column.type
+        if pa.types.is_floating(kind):
             values = column.to_numpy(zero_copy_only=False)
-            text = np.array([repr(v) if v == v else "" for v in values.tolist()], dtype=object)
+            text = [repr(v) if v == v else "" for v in values.tolist()]
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            text = column.fill_null("").to_pylist()
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+            text = [v.decode("utf-8", "replace") if v is not None else "" for v in column.to_pylist()]
+        elif pa.types.is_nested(kind) or not _castable(kind):
+            text = [_json_text(v) for v in column.to_pylist()]  # a list, a struct, a map: its JSON text
         else:
-            text = np.array(pc.cast(column, pa.string()).fill_null("").to_pylist(), dtype=object)
-        columns[name] = pd.Series(text, dtype=object)
+            text = pc.cast(column, pa.string()).fill_null("").to_pylist()
+        columns[name] = pd.Series(np.array(text, dtype=object), dtype=object)
     return pd.DataFrame(columns)
+
+
+def _castable(kind):
+    """Whether Arrow casts a column of this type to text (numbers, dates, times, booleans, ...)."""
+    import pyarrow as pa
+
+    try:
+        pa.array([], type=kind).cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, TypeError):
+        return False
+    return True
+
+
+def _json_text(value):
+    """A nested Parquet value as the JSON text a person would read (blank for null)."""
+    import json
+
+    return "" if value is None else json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _csv_batches(source, chunk_rows):
@@ -153,6 +206,94 @@ def _csv_batches(source, chunk_rows):
         _, _, chunks = open_csv(src, chunk_rows)
         for raw, problems in chunks:
             yield None, raw, problems
+
+
+class OutputError(EstimatorError):
+    """The output cannot be written (a full disk, a folder that cannot be written, ...): names the output."""
+
+    def __init__(self, target, error):
+        self.target = str(target)
+        super().__init__(f"{target}: {getattr(error, 'strerror', None) or error}")
+
+
+class OutputFile:
+    """A file written beside its target (``.<name>.<random>.part`` in the same folder) and renamed into
+    place only when it is complete, so that no one ever sees a partial file under the target's name; on an
+    error or an interruption the partial file is removed and an existing target keeps its bytes. ``-`` is
+    standard output, written as it comes.
+
+    A target that is a symbolic link is written through it: the link keeps pointing at the new file.
+    """
+
+    def __init__(self, target):
+        self.stdout = str(target) == "-"
+        self.target = None if self.stdout else Path(os.path.realpath(target))
+        self.path = None
+        # A device or a pipe (/dev/stdout, a FIFO) is written as it comes: it cannot be renamed over.
+        self.stream = self.stdout or (self.target.exists() and not self.target.is_file())
+
+    def __enter__(self):
+        if self.stream:
+            import sys
+
+            try:
+                self.handle = sys.stdout.buffer if self.stdout else open(self.target, "wb")  # noqa: SIM115
+            except OSError as exc:
+                raise OutputError(self.target, exc) from exc
+            return self
+        try:
+            fd, path = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part")
+        except OSError as exc:
+            raise OutputError(self.target, exc) from exc
+        self.path = path
+        self.handle = os.fdopen(fd, "wb")
+        return self
+
+    def write(self, data):
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            raise OutputError(self.target or "standard output", exc) from exc
+
+    def flush(self):
+        try:
+            self.handle.flush()
+        except OSError as exc:
+            raise OutputError(self.target or "standard output", exc) from exc
+
+    def __exit__(self, kind, value, trace):
+        if self.stream:
+            if not self.stdout:
+                try:
+                    self.handle.close()
+                except OSError as exc:
+                    if kind is None:
+                        raise OutputError(self.target, exc) from exc
+            return False
+        try:
+            self.handle.close()  # flushes: a full disk shows here
+            if kind is None:
+                os.chmod(self.path, _mode_for(self.target))
+                os.replace(self.path, self.target)
+                self.path = None
+        except OSError as exc:
+            if kind is None:
+                raise OutputError(self.target, exc) from exc
+        finally:
+            if self.path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+        return False
+
+
+def _mode_for(target):
+    """The permissions of the file replacing ``target``: its own, or a new file's (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class _open:

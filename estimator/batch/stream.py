@@ -7,6 +7,7 @@ UTF-8 is reported in its own ``error`` cell instead of stopping the file.
 import csv
 import datetime as dt
 import io
+import os
 import re
 import sys
 import time
@@ -513,11 +514,25 @@ def _estimate_chunk(raw, problems, across, schedules, today, inputs):
 _WORKER = {}
 
 
-def _start_worker(schedules, today):
+def _start_worker(schedules, today, lifeline):
     import signal
+    import threading
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it stops the pool
+    # Ctrl-C and SIGTERM are the main process's to handle: it stops the pool, and these workers with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_main, args=(lifeline,), daemon=True).start()
     _WORKER.update(schedules=schedules, today=today)
+
+
+def _exit_with_main(lifeline):
+    """Wait on the pipe only the main process holds open: when it dies (even by SIGKILL), the pipe ends and
+    this worker exits at once, with whatever chunk it was estimating."""
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
 def _worker_chunk(raw, problems, across, inputs):
@@ -559,7 +574,10 @@ def estimated_chunks(work, schedules, today, inputs, jobs=1):
         context.set_forkserver_preload([__name__])
     else:  # no fork server on this system: each worker starts a fresh interpreter
         context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(schedules, today))
+    lifeline, held = context.Pipe(duplex=False)  # the workers wait on one end; this process holds the other
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_start_worker, initargs=(schedules, today, lifeline)
+    )
     pending = deque()
     try:
         for raw, problems, across in chain([first, second], work):
@@ -571,6 +589,8 @@ def estimated_chunks(work, schedules, today, inputs, jobs=1):
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        held.close()
+        lifeline.close()
 
 
 def header_bytes(header):

@@ -1,9 +1,11 @@
 """Command line: ``python -m estimator estimate | batch | check-schedules``."""
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import sys
 
 from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress
@@ -173,8 +175,8 @@ def main(argv=None):
     except ScheduleError as exc:
         print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: the worker processes are stopped already; no traceback
-        print("Interrupted: the output is incomplete.", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: no traceback
+        print("Interrupted.", file=sys.stderr)
         return 130
 
 
@@ -361,21 +363,29 @@ def _batch(args, schedules):
         return 0
     from concurrent.futures.process import BrokenProcessPool
 
-    from ..batch.files import estimate_file, is_parquet
+    from ..batch.files import OutputError, OutputFile, estimate_file, is_parquet
 
     if (is_parquet(args.input) or is_parquet(args.output)) and "-" in (args.input, args.output):
         print("Parquet is read and written as files, not standard input or output", file=sys.stderr)
         return 2
+    problem = writable_problem(args.summary)  # before the work, not after it
+    if problem:
+        print(f"--summary {args.summary}: {problem}", file=sys.stderr)
+        return 2
     progress = None if args.quiet else StderrProgress()
     try:
-        jobs = args.jobs or _usable_cores()
-        summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress, jobs)
+        with stopped_by_sigterm():
+            jobs = args.jobs or _usable_cores()
+            summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress, jobs)
+    except OutputError as exc:
+        print(f"{exc} (nothing was written to it)", file=sys.stderr)
+        return 2
     except InputFileError as exc:
         print(f"{args.input}: {exc}", file=sys.stderr)
         return 2
     except BrokenProcessPool:
         print(
-            f"{args.input}: a worker process stopped (out of memory?); the output is incomplete. Try fewer "
+            f"{args.input}: a worker process stopped (out of memory?); {_not_written(args.output)} Try fewer "
             "--jobs or --chunk-rows.",
             file=sys.stderr,
         )
@@ -383,15 +393,62 @@ def _batch(args, schedules):
     except OSError as exc:
         print(f"{exc.filename or args.input}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the workers are stopped already; no traceback
+        name = "Stopped (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
+        print(f"{name}: {_not_written(args.output)}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     finally:
         if progress:
             progress.close()
     if args.summary:
-        with open(args.summary, "w", encoding="utf-8") as handle:
-            json.dump(summary, handle, indent=2)
+        try:
+            with OutputFile(args.summary) as handle:
+                handle.write(json.dumps(summary, indent=2).encode())
+        except OutputError as exc:
+            print(f"--summary {exc}", file=sys.stderr)
+            return 2
     if not args.quiet:
         print(describe_summary(summary), file=sys.stderr)
     return 0
+
+
+def _not_written(output):
+    if output == "-":
+        return "the output stream is incomplete (its last lines are missing)."
+    return f"the estimates were not written ({output} is as it was)."
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the work stops, the workers are stopped, nothing partial is left."""
+
+
+@contextlib.contextmanager
+def stopped_by_sigterm():
+    """While inside, SIGTERM raises :class:`Terminated` (in the main thread, as Ctrl-C raises its own)."""
+
+    def stop(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def writable_problem(path):
+    """Why ``path`` could not be written as a file (``None``: it can), checked before any work is done."""
+    if not path or path == "-":
+        return None
+    path = os.path.realpath(path)
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        return f"{folder} is not a folder" if os.path.exists(folder) else f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return "cannot be written (permission denied)"
+    return None
 
 
 def describe_summary(summary):

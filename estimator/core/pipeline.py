@@ -18,8 +18,6 @@ Only how rows are found and how a visit's lines are ordered differ between the t
 is computed by the same functions, so both give the same answer bit for bit.
 """
 
-
-
 import functools
 
 from . import cost_sharing, encounters, notices, pricing
