@@ -134,11 +134,23 @@ def build_parser():
     us.add_parser("list", help="list the staff users")
     off = us.add_parser("disable", help="disable a staff user (their sessions and tokens stop working)")
     off.add_argument("email")
+    on = us.add_parser("enable", help="enable a disabled staff user again")
+    on.add_argument("email")
+    pw = us.add_parser("password", help="set a staff user's password, read from standard input (their sessions end)")
+    pw.add_argument("email")
     tokens = sub.add_parser("tokens", help="API tokens of staff users")
     ts = tokens.add_subparsers(dest="action", required=True)
     make = ts.add_parser("create", help="print a new API token for the user (its only line)")
     make.add_argument("email")
-    revoke = ts.add_parser("revoke", help="revoke a token by its number (the digits after est_)")
+    make.add_argument(
+        "--expires",
+        metavar="DURATION",
+        help="the token stops working after this long: days, weeks, months or years, e.g. 90d, 12w, 6m, 1y "
+        "(default: until revoked)",
+    )
+    listing = ts.add_parser("list", help="list the tokens (number, user, created, expires, state); never the tokens")
+    listing.add_argument("email", nargs="?", help="only this user's tokens")
+    revoke = ts.add_parser("revoke", help="revoke a token by its number (from tokens list) or by the token itself")
     revoke.add_argument("token_id")
     audit = sub.add_parser("audit", help="who created, read, printed, exported or superseded a record, and when")
     audit.add_argument("--record", required=True, help="the record's id or number (GFE-YYYY-NNNNNN)")
@@ -184,8 +196,18 @@ def _records(args):
     """The records commands: database, users, tokens, audit."""
     from ..records import db
     from ..records import service as records
-    from ..records.accounts import AccountError, add_user, create_token, disable_user, revoke_token
-    from ..records.models import SavedEstimate, User
+    from ..records.accounts import (
+        AccountError,
+        add_user,
+        create_token,
+        disable_user,
+        enable_user,
+        expiry,
+        list_tokens,
+        revoke_token,
+        set_password,
+    )
+    from ..records.models import SavedEstimate, User, as_utc
 
     if args.command == "db" and args.action == "upgrade":
         db.upgrade()
@@ -206,14 +228,24 @@ def _records(args):
             for user in session.scalars(select(User).order_by(User.id)):
                 state = "active" if user.is_active else "disabled"
                 print(f"{user.email}\t{'admin' if user.is_admin else 'staff'}\t{state}")
-        elif args.command == "users":
+        elif args.command == "users" and args.action == "disable":
             disable_user(session, args.email)
             print(f"Disabled {args.email}.", file=sys.stderr)
+        elif args.command == "users" and args.action == "enable":
+            enable_user(session, args.email)
+            print(f"Enabled {args.email}.", file=sys.stderr)
+        elif args.command == "users":
+            set_password(session, args.email, sys.stdin.readline().rstrip("\n"))
+            print(f"Set the password of {args.email}; their sessions have ended.", file=sys.stderr)
         elif args.command == "tokens" and args.action == "create":
-            print(create_token(session, args.email))
+            print(create_token(session, args.email, expiry(args.expires) if args.expires else None))
+        elif args.command == "tokens" and args.action == "list":
+            for token, state in list_tokens(session, args.email):
+                expires = as_utc(token.expires_at).date().isoformat() if token.expires_at else "never"
+                print(f"{token.id}\t{token.user.email}\t{as_utc(token.created_at).date()}\texpires {expires}\t{state}")
         elif args.command == "tokens":
-            revoke_token(session, args.token_id.removeprefix("est_").split("_")[0])
-            print(f"Revoked token {args.token_id}.", file=sys.stderr)
+            token = revoke_token(session, args.token_id)
+            print(f"Revoked token {token.id}.", file=sys.stderr)
         else:
             from sqlalchemy import select
 

@@ -29,6 +29,9 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Raised when every session of the user must end (sign-out, disabled, a new password): a session is
+    #: valid only while it carries the current value.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login's user protocol
     @property
@@ -40,16 +43,19 @@ class User(Base):
         return False
 
     def get_id(self):
-        return str(self.id)
+        return f"{self.id}:{self.session_version}"
 
 
 class ApiToken(Base):
+    """An API token: a long random secret, kept only as its SHA-256 digest (looked up directly)."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     user: Mapped[User] = relationship()
@@ -73,7 +79,10 @@ class SavedEstimate(Base):
     schedules_loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("saved_estimates.id"), nullable=True)
+    #: The record this one corrects; at most one record corrects a given one (a unique index).
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("saved_estimates.id"), nullable=True, unique=True, index=True
+    )
 
     created_by: Mapped[User] = relationship()
     lines: Mapped[list["SavedLine"]] = relationship(back_populates="estimate", order_by="SavedLine.line")
@@ -95,7 +104,8 @@ class SavedLine(Base):
 
 
 class AuditEvent(Base):
-    """Who did what to which record, and when: created, read, printed, exported, superseded."""
+    """Who did what to which record, and when: created, viewed, printed, exported, superseded; and each search,
+    with the records it listed."""
 
     __tablename__ = "audit_events"
 
@@ -105,16 +115,21 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(20))
     estimate_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     via: Mapped[str] = mapped_column(String(10))  # api, web, cli
+    #: A search's filters (their names, not what was typed) and the ids of the records it listed.
+    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     user: Mapped[User | None] = relationship()
 
 
-class SignInFailure(Base):
-    """A failed sign-in, by a hash of the address and email it came with: shared by every worker and
-    server of the installation, so repeated failures are slowed whichever process they reach."""
+class SignInCounter(Base):
+    """Failed sign-ins in the current window, per key: an address with an account, an address, or an account
+    (each a hash, never the address or email itself). Counted atomically in the database, so every worker
+    and server of the installation shares them; ``last_success`` marks an address and account that
+    signed in before (a known place, which a count kept elsewhere does not lock out)."""
 
-    __tablename__ = "sign_in_failures"
+    __tablename__ = "sign_in_counters"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_success: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -4,6 +4,7 @@ audited. A saved estimate is never changed: a correction is a new one that names
 import datetime as dt
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import RequestError
 from ..core.service import estimate_encounter, estimate_one
@@ -16,6 +17,13 @@ MAX_PAGE = 100
 
 class RecordError(Exception):
     """A records operation refused (unknown record, a purge date too recent, ...)."""
+
+
+class AlreadySuperseded(RecordError):
+    """The record is corrected already: its correction is the one to correct (at most one per record)."""
+
+    def __init__(self, old, newer):
+        super().__init__(f"{old.number} is already corrected by {newer.number}: correct that one.")
 
 
 def schedules_version(schedules, loaded_at):
@@ -53,8 +61,10 @@ def _lines(answer):
     ]
 
 
-def audit(session, user, action, estimate_id, via):
-    session.add(AuditEvent(user_id=user.id if user else None, action=action, estimate_id=estimate_id, via=via))
+def audit(session, user, action, estimate_id, via, detail=None):
+    session.add(
+        AuditEvent(user_id=user.id if user else None, action=action, estimate_id=estimate_id, via=via, detail=detail)
+    )
 
 
 def save(session, user, request, details, schedules, loaded_at, via, supersedes=None):
@@ -81,7 +91,14 @@ def save(session, user, request, details, schedules, loaded_at, via, supersedes=
         supersedes_id=supersedes.id if supersedes is not None else None,
     )
     session.add(record)
-    session.flush()  # the id, in this transaction
+    try:
+        session.flush()  # the id, in this transaction; a second correction of one record fails here
+    except IntegrityError:
+        session.rollback()
+        newer = superseded_by(session, supersedes) if supersedes is not None else None
+        if newer is None:
+            raise
+        raise AlreadySuperseded(supersedes, newer) from None
     record.number = f"GFE-{created.year}-{record.id:06d}"
     for line, code, modifiers, units, charge in _lines(answer):
         session.add(
@@ -97,16 +114,30 @@ def save(session, user, request, details, schedules, loaded_at, via, supersedes=
     audit(session, user, "supersede" if supersedes is not None else "create", record.id, via)
     if supersedes is not None:
         audit(session, user, "superseded", supersedes.id, via)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the index is checked at commit where the flush could not see the other save
+        session.rollback()
+        newer = superseded_by(session, supersedes) if supersedes is not None else None
+        if newer is None:
+            raise
+        raise AlreadySuperseded(supersedes, newer) from None
     return record
 
 
-def get(session, user, record_id, via, action="read"):
-    record = session.get(SavedEstimate, record_id)
+#: Largest record id looked up (a larger number is no record; the database's integers stop at 2**63).
+MAX_ID = 2**62
+
+
+def get(session, user, record_id, via, action="view"):
+    """The record ``record_id``, its reading audited as ``action`` (view, print, export, correct; ``None``:
+    not audited, for the record a correction is being saved against, whose save is audited)."""
+    record = session.get(SavedEstimate, record_id) if 0 < record_id < MAX_ID else None
     if record is None:
         raise RecordError(f"no saved estimate {record_id}")
-    audit(session, user, action, record.id, via)
-    session.commit()
+    if action is not None:
+        audit(session, user, action, record.id, via)
+        session.commit()
     return record
 
 
@@ -130,12 +161,12 @@ def search(
 ):
     """Saved estimates matching every filter given, newest first; returns (records, total)."""
     query = select(SavedEstimate)
-    if name:
-        query = query.where(func.lower(SavedEstimate.patient_name).contains(name.strip().lower(), autoescape=True))
+    for word in (name or "").lower().replace(",", " ").replace(".", " ").split()[:10]:  # any order, any part
+        query = query.where(func.lower(SavedEstimate.patient_name).contains(word, autoescape=True))
     if birth_date:
         query = query.where(SavedEstimate.patient_birth_date == birth_date)
     if number:
-        query = query.where(SavedEstimate.number == number.strip().upper())
+        query = query.where(SavedEstimate.number.contains(number.strip().upper(), autoescape=True))
     if code:
         query = query.where(
             exists().where((SavedLine.estimate_id == SavedEstimate.id) & (SavedLine.cpt_code == code.strip().upper()))
@@ -143,14 +174,27 @@ def search(
     if created_from:
         query = query.where(SavedEstimate.created_at >= dt.datetime.combine(created_from, dt.time(), dt.UTC))
     if created_to:
-        end = dt.datetime.combine(created_to + dt.timedelta(days=1), dt.time(), dt.UTC)
-        query = query.where(SavedEstimate.created_at < end)
+        query = query.where(SavedEstimate.created_at < dt.datetime.combine(created_to, dt.time.max, dt.UTC))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     per_page = max(1, min(int(per_page), MAX_PAGE))
+    page = max(1, min(int(page), MAX_ID // MAX_PAGE))
     records = session.scalars(
-        query.order_by(SavedEstimate.id.desc()).offset((max(1, int(page)) - 1) * per_page).limit(per_page)
+        query.order_by(SavedEstimate.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
-    audit(session, user, "list", None, via)
+    filters = [
+        name
+        for name, value in (
+            ("name", name),
+            ("birth_date", birth_date),
+            ("number", number),
+            ("code", code),
+            ("created_from", created_from),
+            ("created_to", created_to),
+        )
+        if value
+    ]
+    # Who looked at which patients: the records this search listed (the filters' names, not their values).
+    audit(session, user, "search", None, via, {"filters": filters, "page": page, "listed": [r.id for r in records]})
     session.commit()
     return records, total
 

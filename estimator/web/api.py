@@ -19,7 +19,7 @@ from ..batch.stream import iter_csv
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS
 from ..core.service import check_encounter, check_one, estimate_encounter, estimate_one
-from .http import INVALID_FIELDS, allow_body, http_error_response
+from .http import INVALID_FIELDS, MAX_DEPTH, allow_body, http_error_response, shallow_enough
 from .schemas import (
     EncounterRequestSchema,
     EncounterSchema,
@@ -35,7 +35,7 @@ from .schemas import (
 
 NOT_JSON = "The request body is not valid JSON."
 TOO_MANY_DIGITS = "The request body is not valid JSON: a number in it has more than 4,300 digits."
-NESTED_TOO_DEEPLY = "The request body is not valid JSON here: it is nested too deeply."
+NESTED_TOO_DEEPLY = f"The request body nests objects and lists too deeply (at most {MAX_DEPTH} levels)."
 
 
 class DuplicateKey(ValueError):
@@ -55,7 +55,10 @@ def _refuse_duplicates(pairs):
 def read_json(data):
     """Parse a JSON body; a body that is not JSON aborts 400 with a message saying what is wrong."""
     try:
-        return json.loads(data, object_pairs_hook=_refuse_duplicates)
+        decoded = json.loads(data, object_pairs_hook=_refuse_duplicates)
+        if shallow_enough(data, decoded):
+            return decoded
+        message = NESTED_TOO_DEEPLY
     except DuplicateKey as exc:
         message = str(exc)
     except json.JSONDecodeError as exc:

@@ -6,7 +6,7 @@ from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, auth, config, http, pages, records_pages, saved
+from . import admin, api, auth, config, http, pages, records_pages, saved
 from .store import ScheduleStore
 
 
@@ -55,6 +55,7 @@ def create_app(test_config=None):
     smorest.register_blueprint(saved.blp)
     pages.init_app(app)
     records_pages.init_app(app)
+    admin.init_app(app)
     for blueprint in (api.api_blp, api.health_blp, saved.blp):
         pages.csrf.exempt(blueprint)  # the JSON API takes no cookies (a bearer token), so it cannot be forged
     return app

@@ -8,13 +8,15 @@ import logging
 from flask import current_app, g, request
 from flask_login import LoginManager, current_user
 from flask_smorest import abort
-from sqlalchemy import delete, select
+from sqlalchemy import case, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
-from ..records.accounts import user_for_token
+from ..records.accounts import end_sessions, user_for_token
 from ..records.db import make_engine, make_sessions
-from ..records.models import SignInFailure, User, as_utc, utcnow
+from ..records.models import SignInCounter, User, as_utc, utcnow
 from .http import http_error_response
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,22 @@ def db():
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    user = db().get(User, int(user_id)) if str(user_id).isdigit() else None
-    return user if user is not None and user.is_active else None  # a disabled user is signed out at once
+def load_user(session_id):
+    """The user of a session (``<user id>:<session version>``), while that session is theirs: a sign-out,
+    a disabled account or a new password raises the version, which ends every earlier session."""
+    user_id, _, version = str(session_id).partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 12 and version.isascii() and version.isdigit()):
+        return None
+    user = db().get(User, int(user_id))
+    if user is None or not user.is_active or str(user.session_version) != version:
+        return None
+    return user
+
+
+def end_every_session(user):
+    """End every web session of ``user`` (sign-out ends them all, not only this browser's)."""
+    end_sessions(user)
+    db().commit()
 
 
 def api_user():
@@ -58,45 +73,85 @@ def page_user():
     return current_user if current_user.is_authenticated else None
 
 
-class FailedSignIns:
-    """Failed sign-ins per address and email in a sliding window, kept in the records database (by a
-    hash of the two), so that every worker and server sees them: past the limit, sign-in waits."""
+class SignInLimits:
+    """How many sign-ins fail, counted in the records database (so every worker and server shares the
+    counts), atomically, before the password is checked:
 
-    def _key(self, email):
-        text = f"{request.remote_addr or ''}\n{email.strip().lower()}"
-        return hashlib.sha256(text.encode()).hexdigest()
+    - for an address and an account together: past ``LOGIN_ATTEMPTS`` in ``LOGIN_WINDOW`` seconds, that
+      address may not try that account until the window ends;
+    - for an address, across accounts (``LOGIN_ADDRESS_ATTEMPTS``), and for an account, across addresses
+      (``LOGIN_ACCOUNT_ATTEMPTS``): past either, sign-in waits for the window's end, except from an
+      address where that account signed in before (in ``LOGIN_KNOWN_DAYS``): someone guessing from
+      elsewhere, or rotating addresses, does not lock a real user out of the clinic they work from.
 
-    def _since(self):
-        return utcnow() - dt.timedelta(seconds=current_app.config["LOGIN_WINDOW"])
+    Keys are hashes of the address and the email, never the values themselves.
+    """
 
-    def wait(self, email):
-        """Seconds before another try is allowed (0: now)."""
-        session = db()
-        times = session.scalars(
-            select(SignInFailure.at)
-            .where(SignInFailure.key == self._key(email), SignInFailure.at >= self._since())
-            .order_by(SignInFailure.at)
-        ).all()
-        if len(times) < current_app.config["LOGIN_ATTEMPTS"]:
+    def _keys(self, email):
+        address, account = request.remote_addr or "", email.strip().lower()[:254]
+        return {
+            kind: hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest()
+            for kind, text in (("pair", f"{address}\n{account}"), ("address", address), ("account", account))
+        }
+
+    def attempt(self, email):
+        """Count an attempt (before its password is checked); returns the seconds to wait (0: go on)."""
+        config = current_app.config
+        window = dt.timedelta(seconds=config["LOGIN_WINDOW"])
+        now = utcnow()
+        counts = {kind: self._count(key, now, window) for kind, key in self._keys(email).items()}
+        pair = counts["pair"]
+        known = pair.last_success is not None and now - as_utc(pair.last_success) <= dt.timedelta(
+            days=config["LOGIN_KNOWN_DAYS"]
+        )
+        over = [pair] if pair.failures > config["LOGIN_ATTEMPTS"] else []
+        if not known:
+            limits = (("address", "LOGIN_ADDRESS_ATTEMPTS"), ("account", "LOGIN_ACCOUNT_ATTEMPTS"))
+            over += [counts[kind] for kind, limit in limits if counts[kind].failures > config[limit]]
+        if not over:
             return 0
-        oldest = as_utc(times[-current_app.config["LOGIN_ATTEMPTS"]])
-        return int((oldest - self._since()).total_seconds()) + 1
+        ends = max(as_utc(count.window_start) + window for count in over)
+        return max(1, int((ends - now).total_seconds()) + 1)
 
-    def failed(self, email):
+    def _count(self, key, now, window):
+        """Add one to ``key``'s count (a new window when its window has passed) and return its row: one
+        statement, so that concurrent attempts each see their own count."""
         session = db()
-        session.add(SignInFailure(key=self._key(email)))
-        session.execute(delete(SignInFailure).where(SignInFailure.at < self._since()))  # old ones go
+        insert = (postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(SignInCounter)
+        table = SignInCounter.__table__
+        stale = table.c.window_start < now - window
+        statement = (
+            insert.values(key=key, failures=1, window_start=now)
+            .on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "failures": case((stale, 1), else_=table.c.failures + 1),
+                    "window_start": case((stale, now), else_=table.c.window_start),
+                },
+            )
+            .returning(table.c.failures, table.c.window_start, table.c.last_success)
+        )
+        row = session.execute(statement).one()
         session.commit()
+        return row
 
     def succeeded(self, email):
+        """The password was right: this attempt was no failure, and the address is known for the account."""
         session = db()
-        session.execute(delete(SignInFailure).where(SignInFailure.key == self._key(email)))
+        keys = self._keys(email)
+        table = SignInCounter.__table__
+        session.execute(update(table).where(table.c.key == keys["pair"]).values(failures=0, last_success=utcnow()))
+        session.execute(
+            update(table)
+            .where(table.c.key.in_([keys["address"], keys["account"]]), table.c.failures > 0)
+            .values(failures=table.c.failures - 1)
+        )
         session.commit()
 
 
-def failed_sign_ins():
-    """This app's count of failed sign-ins."""
-    return current_app.extensions["failed_sign_ins"]
+def sign_in_limits():
+    """This app's sign-in limits."""
+    return current_app.extensions["sign_in_limits"]
 
 
 def init_app(app):
@@ -104,7 +159,7 @@ def init_app(app):
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["records_engine"] = engine
     app.extensions["records_sessions"] = make_sessions(engine)
-    app.extensions["failed_sign_ins"] = FailedSignIns()
+    app.extensions["sign_in_limits"] = SignInLimits()
     login_manager.init_app(app)
 
     @app.errorhandler(SQLAlchemyError)

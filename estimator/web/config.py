@@ -34,8 +34,13 @@ DEFAULTS = {
     # The records database (saved estimates, users, audit): ESTIMATOR_DATABASE_URL; None = a SQLite
     # file in the instance folder.
     "DATABASE_URL": None,
-    # Failed sign-ins allowed per address and email in LOGIN_WINDOW seconds before sign-in is refused.
+    # Failed sign-ins allowed in LOGIN_WINDOW seconds before sign-in waits for the window's end: per address
+    # and account; per address across accounts; per account across addresses (these two do not apply
+    # where the account signed in before, in LOGIN_KNOWN_DAYS). See estimator.web.auth.SignInLimits.
     "LOGIN_ATTEMPTS": 5,
+    "LOGIN_ADDRESS_ATTEMPTS": 30,
+    "LOGIN_ACCOUNT_ATTEMPTS": 10,
+    "LOGIN_KNOWN_DAYS": 90,
     "LOGIN_WINDOW": 900,
 }
 

@@ -1,5 +1,6 @@
 """HTTP concerns shared by the API and the pages: one error shape, security headers."""
 
+import json
 import logging
 
 from flask import jsonify, request
@@ -83,6 +84,43 @@ def _message_list(value):
     if isinstance(value, (list, tuple)):
         return [m for item in value for m in (_message_list(item) if isinstance(item, (dict, list)) else [str(item)])]
     return [str(value)]
+
+
+#: Deepest nesting of objects and lists a JSON body may have: far beyond any request's, and shallow enough
+#: that nothing reading it can recurse without bound.
+MAX_DEPTH = 32
+
+
+def nesting_depth(data, limit=MAX_DEPTH):
+    """The nesting depth of a decoded JSON value, counted without recursion (at most ``limit + 1``)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            depth += 1
+            if depth > limit:
+                return depth
+            deepest = max(deepest, depth)
+            stack.extend((item, depth) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def shallow_enough(raw, data):
+    """Whether ``data`` (decoded from the text or bytes ``raw``) nests at most ``MAX_DEPTH`` deep: at once
+    when ``raw`` has fewer brackets than that, else by walking it."""
+    opening = (b"[", b"{") if isinstance(raw, bytes) else ("[", "{")
+    if raw.count(opening[0]) + raw.count(opening[1]) <= MAX_DEPTH:
+        return True
+    return nesting_depth(data) <= MAX_DEPTH
+
+
+def bounded_json(text):
+    """A JSON text from a form field, decoded, or None (not JSON, or nested too deeply)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return data if shallow_enough(text, data) else None
 
 
 def wants_json():

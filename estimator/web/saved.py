@@ -80,6 +80,8 @@ def _save(user, request, details, via, supersedes=None):
     except RequestError as exc:
         db().rollback()
         abort(422, message=INVALID_FIELDS, errors={f"estimate.{k}": v for k, v in exc.messages.items()})
+    except records.AlreadySuperseded as exc:  # another correction of the same record won
+        abort(409, message=str(exc))
 
 
 def _record(record_id, user, action="read"):
@@ -160,7 +162,7 @@ class Supersede(MethodView):
         old = _record(record_id, user)
         newer = records.superseded_by(db(), old)
         if newer is not None:
-            abort(409, message=f"{old.number} is already superseded by {newer.number}: correct that one.")
+            abort(409, message=str(records.AlreadySuperseded(old, newer)))
         details = {**old.details, **details_of({**old.details, **fields})}
         record = _save(user, fields["estimate"], details, "api", supersedes=old)
         return as_json(record, db()), 201, {"Location": url_for("saved.SavedEstimate", record_id=record.id)}
