@@ -169,3 +169,25 @@ def test_a_chunked_body_under_the_limit_is_read(server):
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
     )
     assert answer.startswith(b"HTTP/1.1 200") and b'"allowed_amount"' in answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /records?name=Jane%20Doe&birth_date=1980-01-01\r\nHost: x\r\n\r\n",  # no version
+        b"GET /records?name=Jane\x7fDoe&birth_date=1980-01-01 HTTP/1.1\r\nHost: x\r\n\r\n",  # a control byte
+        b"GET  /records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/1.1\r\nHost: x\r\n\r\n",  # two spaces
+        b"GET http://[::1/records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/1.1 EXTRA\r\nHost: x\r\n\r\n",
+        b"GET /records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/9.9\r\nHost: x\r\n\r\n",  # a bad version
+        b"G\x01T /records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/1.1\r\nHost: x\r\n\r\n",  # a bad method
+        b"GET /records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"GET /records?name=Jane%20Doe&birth_date=1980-01-01 HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 10_000 + b"\r\n\r\n",
+    ],
+)
+def test_the_error_log_keeps_no_request_line_or_query_string(server, request_bytes):
+    answer = server.raw(request_bytes)
+    assert answer.startswith(b"HTTP/1.1 4")
+    time.sleep(0.5)
+    log = server.log.read_bytes()
+    assert b"Jane" not in log and b"1980-01-01" not in log, log.decode(errors="replace")[-2000:]

@@ -19,7 +19,15 @@ from ..batch.stream import iter_csv
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS
 from ..core.service import check_encounter, check_one, estimate_encounter, estimate_one
-from .http import INVALID_FIELDS, MAX_DEPTH, allow_body, http_error_response, shallow_enough
+from .http import (
+    INVALID_FIELDS,
+    MAX_DEPTH,
+    allow_body,
+    http_error_response,
+    json_text_problem,
+    shallow_enough,
+    unkeepable,
+)
 from .schemas import (
     EncounterRequestSchema,
     EncounterSchema,
@@ -57,6 +65,9 @@ def read_json(data):
     try:
         decoded = json.loads(data, object_pairs_hook=_refuse_duplicates)
         if shallow_enough(data, decoded):
+            found = json_text_problem(data, decoded)
+            if found:
+                raise unkeepable(*found)
             return decoded
         message = NESTED_TOO_DEEPLY
     except DuplicateKey as exc:

@@ -2,9 +2,10 @@
 
 import json
 import logging
+import re
 
 from flask import jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,56 @@ def bounded_json(text):
     return data if shallow_enough(text, data) else None
 
 
+#: JSON escapes of what text may not hold: NUL, and a lone half of a UTF-16 surrogate pair.
+_BAD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def text_problem(text):
+    """Why ``text`` cannot be kept or shown (``None``: it can): a NUL character, or a lone surrogate (half of
+    a character pair, which no page, database or FHIR document can hold)."""
+    if "\x00" in text:
+        return "It holds a NUL character (U+0000): remove it."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"It holds half of a character pair (U+{ord(text[exc.start]):04X}), which is not text: remove it."
+    return None
+
+
+def bad_text(data, path=""):
+    """The first string of a decoded JSON value (or key) that cannot be kept: ``(dotted path, problem)``, or
+    None. Walked without recursion."""
+    stack = [(data, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                return where or "_body", problem
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else str(key)
+                problem = text_problem(key)
+                if problem:
+                    return name, problem
+                stack.append((item, name))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}.{i}" if where else str(i)) for i, item in enumerate(value))
+    return None
+
+
+def unkeepable(field, problem):
+    """The 422 of a field whose text cannot be kept, in the one error shape (and on a page, its message)."""
+    error = UnprocessableEntity(f"{field}: {problem}")
+    error.data = {"message": f"The field {field} cannot be kept. {problem}", "errors": {field: [problem]}}
+    return error
+
+
+def json_text_problem(raw, data):
+    """:func:`bad_text` of a JSON body, looked for only when the body has an escape that could make one."""
+    return bad_text(data) if _BAD_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode()) else None
+
+
 def wants_json():
     """API paths always answer JSON; elsewhere the client's Accept header decides."""
     if request.path.startswith(("/api/", "/healthz")):
@@ -163,6 +214,22 @@ def init_app(app, html_renderer=None):
         # is answered 413 as soon as it is read, however it is sent (Content-Length or chunked).
         key = app.extensions["body_limits"].get(request.endpoint, "MAX_BODY_BYTES")
         request.max_content_length = app.config[key]
+
+    @app.before_request
+    def refuse_unkeepable_text():
+        # A query parameter or form field holding NUL or half a character pair is refused, naming it, before
+        # any view reads it (the database refuses NUL; pages and FHIR cannot hold a lone surrogate).
+        sources = [request.args]
+        if request.method == "POST" and request.mimetype in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sources.append(request.form)
+        for source in sources:
+            for key, value in source.items(multi=True):
+                problem = text_problem(key) or text_problem(value)
+                if problem:
+                    raise unkeepable(key if not text_problem(key) else "_name", problem)
 
     @app.errorhandler(HTTPException)
     def handle_http(error):

@@ -19,7 +19,7 @@ from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
 from ..core.intake import coinsurance_rule
 from ..core.service import estimate_encounter, estimate_one
 from .content import PROCEDURE_NOTES
-from .http import allow_body
+from .http import allow_body, bounded_json
 
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
@@ -142,15 +142,13 @@ def form():
 
 
 def _prefill(text):
-    """Form values from a saved request (JSON): shared fields as text, coinsurance as a percent, lines."""
-    try:
-        saved = json.loads(text or "")
-    except ValueError:
-        return None
+    """Form values from a saved request (JSON): shared fields as text, coinsurance as a percent, lines.
+    Anything not shaped as a request is left out (the form shows its defaults)."""
+    saved = bounded_json(text or "")
     if not isinstance(saved, dict):
         return None
     values = {
-        k: str(v) for k, v in saved.items() if k in REQUEST_FIELDS and k not in LINE_FIELD_NAMES and v is not None
+        k: _text(v) for k, v in saved.items() if k in REQUEST_FIELDS and k not in LINE_FIELD_NAMES and v is not None
     }
     if "coinsurance" in values:
         try:
@@ -160,9 +158,11 @@ def _prefill(text):
     lines = saved.get("lines") if isinstance(saved.get("lines"), list) else [saved]
     values["lines"] = [
         {
-            "cpt_code": str(line.get("cpt_code", "")),
-            "modifiers": list(line.get("modifiers") or []),
-            "units": str(line.get("units", "") or ""),
+            "cpt_code": _text(line.get("cpt_code", "")),
+            "modifiers": [m for m in line.get("modifiers") or [] if isinstance(m, str)]
+            if isinstance(line.get("modifiers"), list)
+            else [],
+            "units": _text(line.get("units", "") or ""),
         }
         for line in lines[:MAX_FORM_LINES]
         if isinstance(line, dict)
@@ -170,6 +170,11 @@ def _prefill(text):
     while len(values["lines"]) < FORM_LINES:
         values["lines"].append({})
     return values
+
+
+def _text(value):
+    """A prefilled value as the text of a form field (a number or a word; anything else blank)."""
+    return str(value)[:200] if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
 
 
 @bp.post("/estimate")

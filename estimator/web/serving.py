@@ -17,13 +17,36 @@ def escape_controls(text):
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text) if _CONTROL.search(text) else text
 
 
+_INVALID_REQUEST = re.compile(r"(Invalid request from ip=\S*?): .*", re.DOTALL)
+
+
 class AccessLogger(Logger):
     """gunicorn's logger, with control characters in every access-log field escaped (a decoded path can
-    hold CR, LF and NUL: written raw, they would forge log lines)."""
+    hold CR, LF and NUL: written raw, they would forge log lines), and no request line or query string in
+    its error log: a malformed request's line, or a failed request's URI, may carry a patient's name."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         return {key: escape_controls(value) if isinstance(value, str) else value for key, value in atoms.items()}
+
+    def warning(self, msg, *args, **kwargs):
+        super().warning(*_without_request(msg, args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        super().exception(*_without_request(msg, args), **kwargs)
+
+    def error(self, msg, *args, **kwargs):
+        super().error(*_without_request(msg, args), **kwargs)
+
+
+def _without_request(msg, args):
+    """gunicorn's message with what the client sent left out: the text of a malformed request, and the
+    query string of a URI (the path stays, as in the access log)."""
+    if isinstance(msg, str):
+        msg = _INVALID_REQUEST.sub(r"\1: the request is not logged (it may hold patient details)", msg)
+        if msg.startswith("Error handling request") and args:
+            args = (*args[:-1], escape_controls(str(args[-1]).split("?", 1)[0]))
+    return (msg, *args)
 
 
 _ERROR_PAGE_HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": STRICT_CSP, "Cache-Control": "no-store"}
