@@ -318,3 +318,14 @@ def test_each_search_is_audited_with_the_records_it_listed(site):
     assert event.via == "api"
     records.search(session, None, "cli", number="000")
     assert session.scalars(select(AuditEvent.detail).order_by(AuditEvent.id.desc())).first()["filters"] == ["number"]
+
+
+@pytest.mark.parametrize("email", ["staff\x00@example.org", "staff\udcff@example.org"])
+def test_the_command_line_refuses_text_that_cannot_be_kept(site, email):
+    app, _, session = site
+    with pytest.raises(accounts.AccountError, match="NUL|not text"):
+        add_user(session, email, PASSWORD)
+    with pytest.raises(accounts.AccountError, match="NUL|not text"):
+        create_token(session, email)
+    with pytest.raises(accounts.AccountError, match="NUL|not text"):
+        add_user(session, "ok@example.org", "a long password\x00")

@@ -35,7 +35,19 @@ def check_password(user, password):
         return False
 
 
+def _plain_text(text, what):
+    """``text`` if it is text a database and a page can hold (no NUL, no half of a character pair)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AccountError(f"the {what} holds bytes that are not text") from None
+    if "\x00" in text:
+        raise AccountError(f"the {what} holds a NUL character")
+    return text
+
+
 def _checked_password(password):
+    _plain_text(password, "password")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
@@ -44,7 +56,7 @@ def _checked_password(password):
 
 
 def add_user(session, email, password, admin=False):
-    email = email.strip().lower()
+    email = _plain_text(email, "email").strip().lower()
     if "@" not in email or len(email) > 254:
         raise AccountError(f"'{email}' is not an email address")
     _checked_password(password)
@@ -57,7 +69,7 @@ def add_user(session, email, password, admin=False):
 
 
 def find_user(session, email):
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = session.scalar(select(User).where(User.email == _plain_text(email, "email").strip().lower()))
     if user is None:
         raise AccountError(f"no account for {email}")
     return user
