@@ -175,3 +175,11 @@ def test_every_page_takes_any_parameters_without_a_server_error(clients, who):
         assert response.status_code < 500, (method, path, params, response.get_data(as_text=True)[:300])
 
     check()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/estimates/batch", "/batch", "/estimate", "/records"])
+def test_a_multipart_part_without_a_name_is_no_server_error(app, path):
+    boundary = "x-boundary"
+    body = f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--{boundary}--\r\n".encode()
+    response = app.test_client().post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code < 500

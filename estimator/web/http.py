@@ -131,6 +131,8 @@ _BAD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 def text_problem(text):
     """Why ``text`` cannot be kept or shown (``None``: it can): a NUL character, or a lone surrogate (half of
     a character pair, which no page, database or FHIR document can hold)."""
+    if not isinstance(text, str):  # a multipart part without a name, say: nothing of it is kept
+        return None
     if "\x00" in text:
         return "It holds a NUL character (U+0000): remove it."
     try:
