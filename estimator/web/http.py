@@ -229,6 +229,8 @@ def init_app(app, html_renderer=None):
             sources.append(request.form)
         for source in sources:
             for key, value in source.items(multi=True):
+                if not isinstance(key, str):  # a multipart part with no name: nothing could read it
+                    raise unkeepable("_form", "A part of the form has no name.")
                 problem = text_problem(key) or text_problem(value)
                 if problem:
                     raise unkeepable(key if not text_problem(key) else "_name", problem)
