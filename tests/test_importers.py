@@ -259,9 +259,11 @@ def test_dry_run_and_json_report_change_nothing(tmp_path, into):
 BAD_FILES = [
     ("wrong kind", b'{"hospital_name": "X", "standard_charge_information": []}', "no in_network array"),
     ("truncated", json.dumps(tic_file()).encode()[:700], "not complete, valid JSON"),
-    ("not JSON", b"payer_id,cpt_code\nplan,11111\n", "not complete, valid JSON"),
+    ("not JSON", b"payer_id,cpt_code\nplan,11111\n", "seems to be a CSV file, not JSON"),
+    ("a hospital CSV", b"hospital_name,last_updated_on,version\nX,2025-01-01,2.0.0\n", "import hospital` reads"),
+    ("text", b"hello", "it is not JSON"),
     ("an array", b"[1, 2, 3]", "no in_network array"),
-    ("empty", b"", "not complete, valid JSON"),
+    ("empty", b"", "the file is empty"),
 ]
 
 
@@ -300,11 +302,10 @@ def test_an_interrupted_import_leaves_the_directory_as_it_was(tmp_path, into, mo
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("estimator.importers.rows.os.replace", fail)
-    with pytest.raises(OSError):
+    monkeypatch.setattr("estimator.batch.files.os.replace", fail)
+    with pytest.raises(ImportFailed, match="disk full"):
         import_tic(path, into, "plan", region_id="r1", npis=["1234567893"])
-    assert snapshot(into) == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".import-")] == []  # no staging left
+    assert snapshot(into) == before  # no staging folder or part file left either
 
 
 def test_rows_that_would_not_load_are_refused_whole(tmp_path, into):
@@ -355,7 +356,9 @@ def test_the_cms_v2_tall_example_with_its_iso_date(tmp_path, into):
     assert imported(into) == sorted(
         [
             ("platform", "92626", *facility, "98.98", "2024-07-01", ""),
-            ("region", "92626", *facility, "172.50", "2024-07-01", ""),  # 115 % of the 150 gross charge
+            # 115 % of the state's workers' compensation amount (methodology "fee schedule"), so not of the
+            # $150 gross charge: the file's estimated amount
+            ("region", "92626", *facility, "105.34", "2024-07-01", ""),
             ("platform", "J1450", *facility, "35.00", "2024-07-01", ""),
             ("region", "J1450", *facility, "37.00", "2024-07-01", ""),
         ]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import encounters
+from ..core.csvrecords import RUN_ON, LineTap, first_line_cells, span
 from ..core.errors import InputFileError
 from ..core.glossary import BATCH_COLUMNS, ENCOUNTER_COLUMNS, ENCOUNTER_ID, REQUEST_FIELDS, REQUIRED_FIELDS
 from ..core.matching import categorical_codes, factorize
@@ -129,27 +130,6 @@ def not_utf8(column):
     return bad[codes] if bad.any() else np.zeros(len(codes), dtype=bool)
 
 
-class _LineTap:
-    """Feeds the csv reader line by line, keeping the lines it gave since the last ``clear``; lines
-    given back with :meth:`push_back` are fed again before the rest of the stream."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.lines = []
-        self.pending = deque()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        line = self.pending.popleft() if self.pending else next(self.stream)
-        self.lines.append(line)
-        return line
-
-    def push_back(self, lines):
-        self.pending.extendleft(reversed(lines))
-
-
 _LINE_END = re.compile(rb"\r\n?|\n")
 _READ_SIZE = 1 << 22
 
@@ -259,7 +239,7 @@ def _open_reader(lines):
     Header cells that were not UTF-8 are written with U+FFFD, and input columns that share a name with
     an output column are renamed (see :func:`passthrough_names`).
     """
-    tap = _LineTap(lines)
+    tap = LineTap(lines)
     reader = csv.reader(tap, strict=True)  # a quote still open at the end of the file is an error
     try:
         header = next(reader, None)
@@ -282,24 +262,6 @@ def _open_reader(lines):
     renamed = passthrough_names(names)
     header = [h if n == r else r for h, n, r in zip(header, names, renamed, strict=True)]
     return reader, tap, header, renamed
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-RUN_ON = "row has an unclosed quote; the lines after its first are read as rows of their own"
-
-
-def _span(row):
-    """Lines a record took in the file: one, plus each line break inside its quoted cells."""
-    return 1 + sum(len(_LINE_BREAK.findall(cell)) for cell in row if "\n" in cell or "\r" in cell)
-
-
-def _first_line_cells(line):
-    """The cells of one physical line, read leniently (an unclosed quote runs to the line's end)."""
-    line = line.rstrip("\r\n")
-    try:
-        return next(csv.reader([line]), None) or [""]
-    except csv.Error:  # a field over the csv module's size limit: split on commas, nothing dropped
-        return line.split(",")
 
 
 def _read_chunk(reader, tap, chunk_rows, width):
@@ -329,13 +291,13 @@ def _read_chunk(reader, tap, chunk_rows, width):
             del rows[start + run_on :]
         if failure is None:
             break
-        used = sum(map(_span, rows[start:]))
+        used = sum(map(span, rows[start:]))
         record = tap.lines[used:] or [""]
         if len(record) > 1:
             failure = RUN_ON
             tap.push_back(record[1:])  # read again, after the broken line, as rows of their own
         problems[len(rows)] = failure
-        rows.append(_first_line_cells(record[0]))
+        rows.append(first_line_cells(record[0]))
     exhausted = len(rows) < chunk_rows  # blank lines included: fewer records than asked is the file's end
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if (lengths == 0).any():  # a blank line is not a row

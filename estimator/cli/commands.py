@@ -109,11 +109,16 @@ def build_parser():
     tic.add_argument("--payer-id", required=True, help="our payer these rates belong to (in payers.csv)")
     tic.add_argument("--npi", action="append", default=[], metavar="NPI", help="keep these providers only (repeat)")
     tic.add_argument("--tin", action="append", default=[], metavar="TIN", help="keep these providers only (repeat)")
-    tic.add_argument("--effective-from", type=_date, metavar="YYYY-MM-DD", help="default: the file's last_updated_on")
     hos = kinds.add_parser("hospital", help="a hospital's standard charges file (CMS template: CSV tall or wide, JSON)")
     hos.add_argument("file", help="the standard charges file")
     hos.add_argument("--payer-map", required=True, metavar="MAP.csv", help="payer_name, plan_name, payer_id")
     for p in (tic, hos):
+        p.add_argument(
+            "--effective-from",
+            type=_date,
+            metavar="YYYY-MM-DD",
+            help="the rows' first day (default: the file's last_updated_on)",
+        )
         where = p.add_mutually_exclusive_group(required=True)
         where.add_argument("--region-id", help="the region the prices apply to (in regions.csv)")
         where.add_argument("--zip", help="or a ZIP code of that region")
@@ -284,6 +289,11 @@ def _import(args):
     """Import a published price file; the report on standard error (and as JSON with --report)."""
     from ..importers.rows import ImportFailed
 
+    problem = writable_problem(args.report)
+    if problem:
+        print(f"--report {args.report}: {problem}; nothing was imported", file=sys.stderr)
+        return 2
+    start = args.effective_from and args.effective_from.isoformat()
     try:
         if args.kind == "tic":
             from ..importers.tic import import_tic
@@ -296,20 +306,28 @@ def _import(args):
                 args.zip,
                 args.npi,
                 args.tin,
-                args.effective_from and args.effective_from.isoformat(),
+                start,
                 args.dry_run,
             )
         else:
             from ..importers.hospital import import_hospital
 
-            report = import_hospital(args.file, args.into, args.payer_map, args.region_id, args.zip, args.dry_run)
+            report = import_hospital(
+                args.file, args.into, args.payer_map, args.region_id, args.zip, args.dry_run, effective_from=start
+            )
     except ImportFailed as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 2
     print(report.describe(), file=sys.stderr)
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as handle:
-            json.dump(report.as_dict(), handle, indent=2)
+        from ..batch.files import OutputError, OutputFile
+
+        try:
+            with OutputFile(args.report) as out:
+                out.write(json.dumps(report.as_dict(), indent=2).encode("utf-8"))
+        except OutputError as exc:
+            print(f"--report: could not write {exc} (the import itself is done)", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -7,14 +7,18 @@ groups selected by ``--npi``/``--tin`` are kept. When the references come after 
 read twice.
 """
 
+import codecs
 import datetime as dt
 import gzip
+from itertools import islice
 from pathlib import Path
 
 import ijson
 
 from ..core.schedules import load_schedules
+from .depth import DepthLimited, TooDeep
 from .rows import (
+    BAD_DATE,
     BUNDLE,
     INPATIENT,
     MODIFIER,
@@ -29,6 +33,7 @@ from .rows import (
     ImportFailed,
     Report,
     resolve_region,
+    usable_amount,
     write_rates,
 )
 
@@ -43,13 +48,45 @@ CODE_TYPES = ("CPT", "HCPCS")
 EXPIRED = "expired before the rates take effect"
 
 
-def open_json(path):
-    """The file as a binary stream, gunzipped when it is gzip (by its first bytes, not its name)."""
+def _open(path):
+    """The file as a buffered binary stream, gunzipped when it is gzip (by its first bytes, not its
+    name), after its byte-order mark if it has one."""
     handle = open(path, "rb")  # noqa: SIM115 - the caller closes it
     if handle.peek(2)[:2] == b"\x1f\x8b":
         handle.close()
-        return gzip.open(path, "rb")
+        handle = gzip.open(path, "rb")
+    try:
+        if handle.peek(3)[:3] == codecs.BOM_UTF8:
+            handle.read(3)
+    except BaseException:
+        handle.close()
+        raise
     return handle
+
+
+def open_json(path):
+    """The file as a binary stream for ijson: gunzipped, without a byte-order mark, and refused
+    (:class:`TooDeep` from ``read``) where it nests deeper than any price file does."""
+    return DepthLimited(_open(path))
+
+
+def first_bytes(path, size=4096):
+    """The first bytes of the file's text (gunzipped, without a byte-order mark)."""
+    with _open(path) as handle:
+        return handle.read(size)
+
+
+def what_it_seems(path):
+    """What a file that is not JSON seems to be, and the command that reads it (for a refusal)."""
+    head = first_bytes(path).lstrip(b" \t\r\n")
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if not head:
+        return "the file is empty"
+    if "hospital_name" in first or "last_updated_on" in first:
+        return "it seems to be a hospital standard charges CSV file: `python -m estimator import hospital` reads those"
+    if "," in first and not head.startswith((b"{", b"[")):
+        return "it seems to be a CSV file, not JSON"
+    return "it is not JSON"
 
 
 class _Providers:
@@ -57,7 +94,7 @@ class _Providers:
 
     def __init__(self, npis, tins):
         self.npis = {str(n).strip() for n in npis}
-        self.tins = {str(t).strip() for t in tins}
+        self.tins = {_digits(t) for t in tins}
         self.filtered = bool(self.npis or self.tins)
         self.selected, self.remote, self.seen = set(), set(), False
 
@@ -65,29 +102,87 @@ class _Providers:
         if not self.filtered:
             return True
         tin = group.get("tin") or {}
-        value = str(tin.get("value", "")).strip() if isinstance(tin, dict) else ""
-        return value in self.tins or any(str(n) in self.npis for n in group.get("npi") or [])
+        value = _digits(tin.get("value", "")) if isinstance(tin, dict) else ""
+        return value in self.tins or any(str(n) in self.npis for n in _listed(group.get("npi")))
 
     def add_reference(self, reference):
         self.seen = True
         group_id = reference.get("provider_group_id")
-        if reference.get("location") and not reference.get("provider_groups"):
+        groups = _array(reference.get("provider_groups"), f"provider group {group_id}'s provider_groups")
+        if reference.get("location") and not groups:
             self.remote.add(group_id)
-        elif any(self.chosen(g) for g in reference.get("provider_groups") or []):
+        elif any(self.chosen(_object(g, f"a provider group of {group_id}")) for g in groups):
             self.selected.add(group_id)
 
     def rate_is_selected(self, rate):
         """(selected, reason when not)."""
         if not self.filtered:
             return True, None
-        references = rate.get("provider_references") or []
+        references = _listed(rate.get("provider_references"))
         if any(r in self.selected for r in references):
             return True, None
-        if any(self.chosen(g) for g in rate.get("provider_groups") or []):
+        groups = _array(rate.get("provider_groups"), "provider_groups")
+        if any(self.chosen(_object(g, "a provider group")) for g in groups):
             return True, None
         if references and all(r in self.remote for r in references):
             return False, REMOTE
         return False, NOT_SELECTED
+
+
+def _digits(text):
+    """A TIN as its digits (``12-3456789`` and ``123456789`` are one TIN)."""
+    return "".join(c for c in str(text) if c.isdigit())
+
+
+def _listed(value):
+    """A field the schema makes an array, as one (a lone value is a list of one; none is empty)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class WrongShape(Exception):
+    """A field of the file is not of the type its schema gives (a number where an object belongs...)."""
+
+
+def _object(value, what):
+    if not isinstance(value, dict):
+        raise WrongShape(f"{what} is {_kind(value)}, not an object")
+    return value
+
+
+def _array(value, what):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise WrongShape(f"{what} is {_kind(value)}, not an array")
+    return value
+
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def check_identifiers(npis, tins):
+    """Refuse an ``--npi`` without a valid check digit, or a ``--tin`` that is no EIN or SSN."""
+    from ..records.details import npi_is_valid, tin_is_valid
+
+    for npi in npis:
+        if not npi_is_valid(str(npi).strip()):
+            raise ImportFailed(f"--npi {npi} is not an NPI (ten digits, the last a valid check digit)")
+    for tin in tins:
+        if not tin_is_valid(str(tin).strip()):
+            raise ImportFailed(f"--tin {tin} is not a TIN (an EIN 12-3456789, an SSN 123-45-6789 or nine digits)")
 
 
 def _scan_head(path, providers):
@@ -109,13 +204,15 @@ def _scan_head(path, providers):
             elif prefix == "" and event not in ("start_map", "map_key", "end_map"):
                 return  # the top level is not an object
             elif event in ("string", "number", "boolean") and "." not in prefix and prefix:
+                if prefix == "last_updated_on" and prefix in head:
+                    raise ImportFailed("the file gives last_updated_on twice: which one holds is not guessed")
                 head[prefix] = value
             yield prefix, event, value
 
     with open_json(path) as stream:
         events = until_rates(ijson.parse(stream, use_float=True))
-        for reference in ijson.items(events, "provider_references.item"):
-            providers.add_reference(reference)
+        for n, reference in enumerate(ijson.items(events, "provider_references.item"), start=1):
+            providers.add_reference(_object(reference, f"provider_references item {n}"))
         for _ in events:  # the top-level fields after the references, up to the rates
             pass
     if state["references"]:
@@ -125,13 +222,16 @@ def _scan_head(path, providers):
 
 def _read_references(path, providers):
     with open_json(path) as stream:
-        for reference in ijson.items(stream, "provider_references.item", use_float=True):
-            providers.add_reference(reference)
+        for n, reference in enumerate(ijson.items(stream, "provider_references.item", use_float=True), start=1):
+            providers.add_reference(_object(reference, f"provider_references item {n}"))
 
 
 def _top_level(path, name):
     with open_json(path) as stream:
-        return next(ijson.items(stream, name), None)
+        values = list(islice(ijson.items(stream, name), 2))
+    if len(values) > 1:
+        raise ImportFailed(f"the file gives {name} twice: which one holds is not guessed")
+    return values[0] if values else None
 
 
 def import_tic(
@@ -139,16 +239,19 @@ def import_tic(
 ):
     """Import a TiC in-network rates file into the fee-schedule directory ``into``; returns the report.
 
-    Raises ``ImportFailed`` (nothing changed) for a file that is not such a file, is truncated, or whose
-    rows would not load; ``ScheduleError`` when ``into`` itself does not load.
+    Raises ``ImportFailed`` (nothing changed) for a file that is not such a file, is truncated, nests
+    too deep or has a field of the wrong type, or whose rows would not load; ``ScheduleError`` when
+    ``into`` itself does not load.
     """
     path, into = Path(path), Path(into)
+    check_identifiers(npis, tins)
     schedules = load_schedules(into)
     if payer_id not in schedules.keys["payer_id"]:
         raise ImportFailed(f"payer '{payer_id}' is not in payers.csv")
     region = resolve_region(schedules, region_id, zip_code)
     report = Report(source=path.name, kind="Transparency in Coverage in-network rates", dry_run=dry_run)
     providers = _Providers(npis, tins)
+    where = {"item": 0}
     try:
         head, found_rates, references_later = _scan_head(path, providers)
         if not found_rates:
@@ -164,11 +267,18 @@ def import_tic(
         candidates = Candidates(DOLLAR_TYPES)
         codes = schedules.keys["cpt_code"]
         with open_json(path) as stream:
-            for item in ijson.items(stream, "in_network.item", use_float=True):
-                _item(item, payer_id, region, start, codes, providers, candidates, report)
+            for where["item"], item in enumerate(ijson.items(stream, "in_network.item", use_float=True), start=1):
+                _item(item, where["item"], payer_id, region, start, codes, providers, candidates, report)
+    except FileNotFoundError:
+        raise ImportFailed(f"{path} does not exist") from None
+    except TooDeep as exc:
+        raise ImportFailed(f"the file {exc}: no price file does; nothing was imported") from None
+    except WrongShape as exc:
+        at = f"in_network item {where['item']}: " if where["item"] else ""
+        raise ImportFailed(f"{at}{exc}, as the schema has it; nothing was imported") from None
     except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, OSError, UnicodeDecodeError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise ImportFailed(f"{path} does not exist") from None
+        if not first_bytes(path).lstrip(b" \t\r\n").startswith((b"{", b"[")):
+            raise ImportFailed(f"this is not an in-network rates JSON file: {what_it_seems(path)}") from None
         raise ImportFailed(f"the file is not complete, valid JSON ({exc}); nothing was imported") from None
     if providers.remote:
         report.notes.append(f"{len(providers.remote):,} provider references point to remote files, not fetched")
@@ -186,9 +296,10 @@ def _iso(text, what):
         raise ImportFailed(f"the file's {what} is not a date ({text!r}); give --effective-from") from None
 
 
-def _item(item, payer_id, region, start, codes, providers, candidates, report):
-    """One ``in_network`` item: each of its prices becomes a candidate row or a skip."""
-    rates = item.get("negotiated_rates") or []
+def _item(item, n, payer_id, region, start, codes, providers, candidates, report):
+    """One ``in_network`` item (the ``n``-th): each of its prices becomes a candidate row or a skip."""
+    item = _object(item, "the item")
+    rates = _array(item.get("negotiated_rates"), "negotiated_rates")
     reason = None
     if item.get("negotiation_arrangement", "ffs") != "ffs":
         reason = BUNDLE
@@ -199,18 +310,24 @@ def _item(item, payer_id, region, start, codes, providers, candidates, report):
         if code not in codes:
             reason = NOT_ON_FILE
     if reason is not None:  # most items of a payer's file: counted, not looked into
-        report.skip(reason, sum(len(r.get("negotiated_prices") or ()) for r in rates))
+        report.skip(reason, sum(len(_prices(rate)) for rate in rates))
         return
+    place = f"in_network item {n:,} ({code})"
     for rate in rates:
-        selected, why = providers.rate_is_selected(rate)
+        selected, why = providers.rate_is_selected(_object(rate, "a negotiated_rates item"))
+        prices = _prices(rate)
         if not selected:
-            report.skip(why, len(rate.get("negotiated_prices") or []))
+            report.skip(why, len(prices))
             continue
-        for price in rate.get("negotiated_prices") or []:
-            _price(price, payer_id, code, region, start, candidates, report)
+        for price in prices:
+            _price(_object(price, "a negotiated_prices item"), payer_id, code, region, start, candidates, report, place)
 
 
-def _price(price, payer_id, code, region, start, candidates, report):
+def _prices(rate):
+    return _array(_object(rate, "a negotiated_rates item").get("negotiated_prices"), "negotiated_prices")
+
+
+def _price(price, payer_id, code, region, start, candidates, report, place):
     if price.get("setting") == "inpatient":
         return report.skip(INPATIENT)
     kind = str(price.get("negotiated_type", "")).lower()
@@ -218,17 +335,22 @@ def _price(price, payer_id, code, region, start, candidates, report):
         return report.skip(PERCENT_OR_DIEM)
     if price.get("billing_code_modifier"):
         return report.skip(MODIFIER)
-    places = [str(p) for p in price.get("service_code") or []]
+    places = [str(p) for p in _listed(price.get("service_code"))]
     settings = {"*"} if not places or ANY_PLACE in places else {PLACES[p] for p in places if p in PLACES}
     if not settings:
         return report.skip(PLACE)
     end = str(price.get("expiration_date") or "")[:10]
     end = "" if not end or end == OPEN_DATE else end
-    if end and end < start:
-        return report.skip(EXPIRED)
-    rate = price.get("negotiated_rate")
-    if not isinstance(rate, (int, float)) or not 0 < rate <= 10_000_000:
-        return report.skip("no usable dollar amount")
+    if end:
+        try:
+            end = dt.date.fromisoformat(end).isoformat()
+        except ValueError:
+            return report.skip(BAD_DATE, place=place)
+        if end < start:
+            return report.skip(EXPIRED)
+    rate, problem = usable_amount(price.get("negotiated_rate"))
+    if problem:
+        return report.skip(problem, place=place)
     for setting in sorted(settings):
         for component in COMPONENTS.get(str(price.get("billing_class", "professional")), ("professional",)):
             candidates.add((payer_id, code, setting, component, region), rate, kind, start, end)
