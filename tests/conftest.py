@@ -90,3 +90,17 @@ def upload_form(fields, file_bytes, filename="in.csv"):
         + b"\r\n"
     )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture
+def into(tmp_path):
+    """A copy of the small schedules with the importers' example files' codes and payers added."""
+    target = tmp_path / "schedules"
+    shutil.copytree(TEST_SCHEDULES, target)
+    with open(target / "procedures.csv", "a") as handle:
+        for code in ("27447", "27448", "70551", "49505", "80048", "92626", "J1450", "64483"):
+            handle.write(f"{code},Imported code {code},Test,100,200,400,0,,,,\n")
+    with open(target / "payers.csv", "a") as handle:
+        handle.write("platform,Platform,commercial,0,0.2,0,,,false\n")
+        handle.write("region,Region,commercial,0,0.2,0,,,false\n")
+    return target

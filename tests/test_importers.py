@@ -15,23 +15,9 @@ from estimator.importers.hospital import import_hospital
 from estimator.importers.rows import RATES_FILE, ImportFailed
 from estimator.importers.tic import import_tic
 
-from .conftest import DATA, TEST_SCHEDULES
+from .conftest import DATA
 
 EXAMPLES = DATA / "price_transparency"
-
-
-@pytest.fixture
-def into(tmp_path):
-    """A copy of the small schedules with the example files' codes and payers added."""
-    target = tmp_path / "schedules"
-    shutil.copytree(TEST_SCHEDULES, target)
-    with open(target / "procedures.csv", "a") as handle:
-        for code in ("27447", "27448", "70551", "49505", "80048", "92626", "J1450", "64483"):
-            handle.write(f"{code},Imported code {code},Test,100,200,400,0,,,,\n")
-    with open(target / "payers.csv", "a") as handle:
-        handle.write("platform,Platform,commercial,0,0.2,0,,,false\n")
-        handle.write("region,Region,commercial,0,0.2,0,,,false\n")
-    return target
 
 
 def imported(directory):

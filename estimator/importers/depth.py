@@ -31,8 +31,10 @@ class TooDeep(ValueError):
 class DepthScanner:
     """The nesting depth of a JSON text fed block by block; raises :class:`TooDeep` past ``limit``."""
 
-    def __init__(self, limit=MAX_DEPTH):
+    def __init__(self, limit=MAX_DEPTH, keys=()):
         self.limit = limit
+        #: how many times each of ``keys`` (quoted, as bytes) is a key of the top-level object
+        self.keys = dict.fromkeys(keys, 0)
         self.depth = self.deepest = 0
         self.in_string = False
         self.backslashes = 0  # the run of backslashes that ended the previous block
@@ -45,6 +47,8 @@ class DepthScanner:
             quotes = _unescaped(b, quotes, self.backslashes)
         folded = b & 0xDF  # "[" and "{" fold to one byte, "]" and "}" to another
         brackets = np.flatnonzero((folded == _OPEN) | (folded == _CLOSE))
+        if self.keys:
+            self._count_keys(data, quotes, brackets, folded)
         if brackets.size:
             # a bracket is inside a string when an odd number of real quotes (with the state carried
             # from the blocks before) precedes it
@@ -62,6 +66,26 @@ class DepthScanner:
         self.offset += len(data)
 
 
+    def _count_keys(self, data, quotes, brackets, folded):
+        """Count the watched keys that are keys of the top-level object: a real quote opening a string
+        at depth 1, followed by a colon (a key split between two blocks is not seen: see
+        :class:`DepthLimited`, whose blocks never end in a possible key)."""
+        for key in self.keys:
+            at = data.find(key)
+            while at != -1:
+                end = at + len(key)
+                before = int(np.searchsorted(quotes, at))
+                opening = before < quotes.size and quotes[before] == at and (before + self.in_string) % 2 == 0
+                if opening and data[end:].lstrip()[:1] in (b":", b""):
+                    k = int(np.searchsorted(brackets, at))
+                    steps = np.where(folded[brackets[:k]] == _OPEN, 1, -1)
+                    # brackets inside strings before ``at`` do not count
+                    inside = (np.searchsorted(quotes, brackets[:k]) + self.in_string) % 2 == 1
+                    if self.depth + int(steps[~inside].sum()) == 1:
+                        self.keys[key] += 1
+                at = data.find(key, end)
+
+
 def check_depth(stream, limit=MAX_DEPTH, block=BLOCK):
     """Read binary ``stream`` to its end; raise :class:`TooDeep` where it first nests deeper than
     ``limit`` arrays and objects. Returns the deepest nesting found. Brackets inside strings do not
@@ -77,10 +101,11 @@ class DepthLimited(io.RawIOBase):
     bytes is returned, so a parser reading it never sees nesting past the limit (``read`` raises
     :class:`TooDeep` instead)."""
 
-    def __init__(self, stream, limit=MAX_DEPTH, block=READ_AHEAD):
+    def __init__(self, stream, limit=MAX_DEPTH, block=READ_AHEAD, keys=()):
         super().__init__()
         self.stream, self.block = stream, block
-        self.scanner = DepthScanner(limit)
+        self.scanner = DepthScanner(limit, keys)
+        self.longest = max(map(len, keys), default=0)
         self.data, self.at = memoryview(b""), 0
 
     def readable(self):
@@ -91,12 +116,25 @@ class DepthLimited(io.RawIOBase):
             data = self.stream.read(self.block)
             if not data:
                 return 0
+            if self.longest:
+                data = self._whole_keys(data)
             self.scanner.feed(data)
             self.data, self.at = memoryview(data), 0
         size = min(len(buffer), len(self.data) - self.at)
         buffer[:size] = self.data[self.at : self.at + size]
         self.at += size
         return size
+
+    def _whole_keys(self, data):
+        """``data`` read on until its end holds no quote a watched key could start with."""
+        for _ in range(64):
+            if b'"' not in data[-self.longest :]:
+                break
+            more = self.stream.read(64)
+            if not more:
+                break
+            data += more
+        return data
 
     def close(self):
         if not self.closed:

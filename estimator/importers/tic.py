@@ -46,6 +46,7 @@ DOLLAR_TYPES = ("negotiated", "fee schedule", "derived")
 SKIPPED_TYPES = ("percentage", "per diem")
 CODE_TYPES = ("CPT", "HCPCS")
 EXPIRED = "expired before the rates take effect"
+UPDATED = b'"last_updated_on"'
 
 
 def _open(path):
@@ -64,10 +65,11 @@ def _open(path):
     return handle
 
 
-def open_json(path):
+def open_json(path, keys=()):
     """The file as a binary stream for ijson: gunzipped, without a byte-order mark, and refused
-    (:class:`TooDeep` from ``read``) where it nests deeper than any price file does."""
-    return DepthLimited(_open(path))
+    (:class:`TooDeep` from ``read``) where it nests deeper than any price file does. ``keys``: keys
+    (quoted bytes) whose times as keys of the top-level object the stream's ``scanner.keys`` counts."""
+    return DepthLimited(_open(path), keys=keys)
 
 
 def first_bytes(path, size=4096):
@@ -266,9 +268,11 @@ def import_tic(
         start = _iso(effective_from or updated, "last_updated_on")
         candidates = Candidates(DOLLAR_TYPES)
         codes = schedules.keys["cpt_code"]
-        with open_json(path) as stream:
+        with open_json(path, keys=(UPDATED,)) as stream:
             for where["item"], item in enumerate(ijson.items(stream, "in_network.item", use_float=True), start=1):
                 _item(item, where["item"], payer_id, region, start, codes, providers, candidates, report)
+            if stream.scanner.keys[UPDATED] > 1:
+                raise ImportFailed("the file gives last_updated_on twice: which one holds is not guessed")
     except FileNotFoundError:
         raise ImportFailed(f"{path} does not exist") from None
     except TooDeep as exc:
