@@ -288,7 +288,7 @@ def test_an_interrupted_import_leaves_the_directory_as_it_was(tmp_path, into, mo
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("estimator.batch.files.os.replace", fail)
+    monkeypatch.setattr("estimator.core.outputs.os.replace", fail)
     with pytest.raises(ImportFailed, match="disk full"):
         import_tic(path, into, "plan", region_id="r1", npis=["1234567893"])
     assert snapshot(into) == before  # no staging folder or part file left either

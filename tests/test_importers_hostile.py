@@ -462,11 +462,11 @@ def test_a_full_disk_is_a_message_and_changes_nothing(tmp_path, into, monkeypatc
     before = snapshot(into)
 
     def full(self, data):
-        from estimator.batch.files import OutputError
+        from estimator.core.outputs import OutputError
 
         raise OutputError(self.target, OSError(errno.ENOSPC, "No space left on device"))
 
-    monkeypatch.setattr("estimator.batch.files.OutputFile.write", full)
+    monkeypatch.setattr("estimator.core.outputs.OutputFile.write", full)
     with pytest.raises(ImportFailed, match="No space left on device"):
         import_tic(path, into, "plan", region_id="r1", npis=["1234567893"])
     assert snapshot(into) == before
@@ -641,3 +641,31 @@ def test_the_cli_prints_no_traceback_for_any_hostile_file(tmp_path, into):
             which = ["--payer-id", "plan"] if kind == "tic" else ["--payer-map", payer_map(tmp_path)]
             out = run_cli(kind, path, *which, "--region-id", "r1", "--into", into)
             assert out.returncode in (0, 2) and "Traceback" not in out.stderr, (name, kind, out.stderr)
+
+
+@pytest.fixture(params=["here", "ahead"])
+def scanning(request, monkeypatch):
+    """Files scanned in this process, or ahead by a child process (the path of large files)."""
+    monkeypatch.setattr("estimator.importers.depth.AHEAD_FROM", 0 if request.param == "ahead" else 1 << 62)
+    return request.param
+
+
+def test_both_scanning_paths_refuse_depth_and_a_second_last_updated_on_and_import_the_rest(tmp_path, into, scanning):
+    deep_file = tmp_path / "deep.json.gz"
+    deep_file.write_bytes(deep(100_000))
+    with pytest.raises(ImportFailed, match=f"nests deeper than {MAX_DEPTH} levels"):
+        import_tic(deep_file, into, "plan", region_id="r1")
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(tic_file())[:-1] + ', "last_updated_on": "2026-01-01"}')
+    with pytest.raises(ImportFailed, match="last_updated_on twice"):
+        import_tic(twice, into, "plan", region_id="r1")
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(gzip.compress(json.dumps(tic_file()).encode())[:-30])
+    with pytest.raises(ImportFailed, match="not complete, valid JSON"):
+        import_tic(broken, into, "plan", region_id="r1")
+    path = tmp_path / "rates.json"
+    path.write_text(json.dumps(tic_file()))
+    assert import_tic(path, into, "plan", region_id="r1", npis=["1234567893"]).written == 5
+    hospital = tmp_path / "charges.json"
+    hospital.write_text(json.dumps(hospital_json([platform(standard_charge_dollar=77)])))
+    assert import_hospital(hospital, into, payer_map(tmp_path), region_id="r1").written == 1

@@ -320,7 +320,7 @@ def _import(args):
         return 2
     print(report.describe(), file=sys.stderr)
     if args.report:
-        from ..batch.files import OutputError, OutputFile
+        from ..core.outputs import OutputError, OutputFile
 
         try:
             with OutputFile(args.report) as out:
@@ -413,7 +413,8 @@ def _batch(args, schedules):
         return 0
     from concurrent.futures.process import BrokenProcessPool
 
-    from ..batch.files import OutputError, OutputFile, estimate_file, is_parquet
+    from ..batch.files import estimate_file, is_parquet
+    from ..core.outputs import OutputError, OutputFile
 
     if (is_parquet(args.input) or is_parquet(args.output)) and "-" in (args.input, args.output):
         print("Parquet is read and written as files, not standard input or output", file=sys.stderr)

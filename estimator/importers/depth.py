@@ -7,7 +7,15 @@ deeper than ``MAX_DEPTH`` before parsing it, after a pass that counts brackets o
 blocks of bytes with numpy: its memory is that of one block, whatever the file.
 """
 
+import codecs
+import gzip
 import io
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +23,9 @@ import numpy as np
 MAX_DEPTH = 64
 BLOCK = 1 << 24
 READ_AHEAD = 1 << 22
+#: Files of this size or more are scanned ahead by a child process (:class:`ScannedAhead`).
+AHEAD_FROM = 8 << 20
+_ROOT = Path(__file__).resolve().parent.parent.parent
 
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPEN, _CLOSE = ord("["), ord("]")  # "{" and "}" with bit 5 cleared
@@ -65,7 +76,6 @@ class DepthScanner:
         self.backslashes = _trailing_backslashes(b, self.backslashes)
         self.offset += len(data)
 
-
     def _count_keys(self, data, quotes, brackets, folded):
         """Count the watched keys that are keys of the top-level object: a real quote opening a string
         at depth 1, followed by a colon (a key split between two blocks is not seen: see
@@ -96,16 +106,60 @@ def check_depth(stream, limit=MAX_DEPTH, block=BLOCK):
     return scanner.deepest
 
 
+def open_bytes(path):
+    """The file as a buffered binary stream, gunzipped when it is gzip (by its first bytes, not its
+    name), after its byte-order mark if it has one."""
+    handle = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if handle.peek(2)[:2] == b"\x1f\x8b":
+        handle.close()
+        handle = gzip.open(path, "rb")
+    try:
+        if handle.peek(3)[:3] == codecs.BOM_UTF8:
+            handle.read(3)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def scanned_blocks(stream, scanner, block=READ_AHEAD):
+    """The blocks of ``stream``, each fed to ``scanner`` before it is given. A block is read on (64
+    bytes at a time) until its last bytes hold no quote, so that no watched key is split between two."""
+    longest = max(map(len, scanner.keys), default=0)
+    while data := stream.read(block):
+        if longest and b'"' in data[-longest:]:
+            extra = []
+            for _ in range(64):
+                more = stream.read(64)
+                if not more:
+                    break
+                extra.append(more)
+                if b'"' not in (data[-longest:] + b"".join(extra))[-longest:]:
+                    break
+            data += b"".join(extra)
+        scanner.feed(data)
+        yield data
+
+
+def open_scanned(path, limit=MAX_DEPTH, keys=()):
+    """The file (see :func:`open_bytes`) as a stream whose bytes a :class:`DepthScanner` has passed
+    before they are read: scanned in this process (small files), or ahead, by a child process on the
+    other core, for files of ``AHEAD_FROM`` bytes or more (the reader waits where it catches up)."""
+    if os.path.getsize(path) >= AHEAD_FROM:
+        return ScannedAhead(path, limit, keys)
+    return DepthLimited(open_bytes(path), limit, keys)
+
+
 class DepthLimited(io.RawIOBase):
     """A binary stream read through a :class:`DepthScanner`: each block is scanned before any of its
     bytes is returned, so a parser reading it never sees nesting past the limit (``read`` raises
     :class:`TooDeep` instead)."""
 
-    def __init__(self, stream, limit=MAX_DEPTH, block=READ_AHEAD, keys=()):
+    def __init__(self, stream, limit=MAX_DEPTH, keys=()):
         super().__init__()
-        self.stream, self.block = stream, block
+        self.stream = stream
         self.scanner = DepthScanner(limit, keys)
-        self.longest = max(map(len, keys), default=0)
+        self.blocks = scanned_blocks(stream, self.scanner)
         self.data, self.at = memoryview(b""), 0
 
     def readable(self):
@@ -113,33 +167,97 @@ class DepthLimited(io.RawIOBase):
 
     def readinto(self, buffer):
         if self.at >= len(self.data):
-            data = self.stream.read(self.block)
+            data = next(self.blocks, b"")
             if not data:
                 return 0
-            if self.longest:
-                data = self._whole_keys(data)
-            self.scanner.feed(data)
             self.data, self.at = memoryview(data), 0
         size = min(len(buffer), len(self.data) - self.at)
         buffer[:size] = self.data[self.at : self.at + size]
         self.at += size
         return size
 
-    def _whole_keys(self, data):
-        """``data`` read on until its end holds no quote a watched key could start with."""
-        for _ in range(64):
-            if b'"' not in data[-self.longest :]:
-                break
-            more = self.stream.read(64)
-            if not more:
-                break
-            data += more
-        return data
+    def key_counts(self):
+        """How many times each watched key was a top-level key (once the stream has been read whole)."""
+        return {key.decode("latin-1"): n for key, n in self.scanner.keys.items()}
 
     def close(self):
         if not self.closed:
             self.stream.close()
         super().close()
+
+
+class ScannedAhead(io.RawIOBase):
+    """The file read here while a child process (``python -m estimator.importers.depth``) scans it
+    ahead and reports how far it is safe: ``ok N`` (the first N bytes are), ``deep LIMIT AT``,
+    ``end {key counts}``, or ``error`` (the file cannot be read: this reader meets the same error)."""
+
+    def __init__(self, path, limit=MAX_DEPTH, keys=()):
+        super().__init__()
+        self.stream = open_bytes(path)
+        command = [sys.executable, "-m", "estimator.importers.depth", str(path), str(limit)]
+        command += [key.decode("latin-1") for key in keys]
+        self.child = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=_ROOT
+        )
+        self.safe = self.at = 0
+        self.counts, self.ended = None, False
+
+    def readable(self):
+        return True
+
+    def _hear(self):
+        line = self.child.stdout.readline().split(b" ", 1)
+        kind, rest = line[0].strip(), (line[1] if len(line) > 1 else b"")
+        if kind == b"ok":
+            self.safe = int(rest)
+        elif kind == b"deep":
+            limit, at = map(int, rest.split())
+            raise TooDeep(limit, at)
+        elif kind in (b"end", b"error"):
+            self.counts = json.loads(rest) if kind == b"end" else {}
+            self.ended, self.safe = True, math.inf
+        else:  # the child ended without a word: nothing past what it passed is read
+            raise OSError("the file's depth check stopped before the end of the file")
+
+    def readinto(self, buffer):
+        while self.safe <= self.at and not self.ended:
+            self._hear()
+        size = int(min(len(buffer), self.safe - self.at))
+        read = self.stream.readinto(memoryview(buffer)[:size])
+        self.at += read
+        return read
+
+    def key_counts(self):
+        while not self.ended:
+            self._hear()
+        return self.counts
+
+    def close(self):
+        if not self.closed:
+            self.child.kill()
+            self.child.wait()
+            self.child.stdout.close()
+            self.stream.close()
+        super().close()
+
+
+def _scan_to_stdout(path, limit, keys):
+    """The child of :class:`ScannedAhead`: scan ``path``, telling stdout how far it is safe."""
+    out = sys.stdout.buffer
+    scanner = DepthScanner(limit, [key.encode("latin-1") for key in keys])
+    try:
+        with open_bytes(path) as stream:
+            for _ in scanned_blocks(stream, scanner):
+                out.write(b"ok %d\n" % scanner.offset)
+                out.flush()
+    except TooDeep as exc:
+        out.write(b"deep %d %d\n" % (exc.depth, exc.offset))
+    except (OSError, EOFError, ValueError):
+        out.write(b"error\n")
+    else:
+        counts = {key.decode("latin-1"): n for key, n in scanner.keys.items()}
+        out.write(b"end " + json.dumps(counts).encode() + b"\n")
+    out.flush()
 
 
 def _unescaped(b, quotes, carried):
@@ -164,3 +282,7 @@ def _trailing_backslashes(b, carried):
     while run < b.size and b[b.size - 1 - run] == _BACKSLASH:
         run += 1
     return carried + run if run == b.size else run
+
+
+if __name__ == "__main__":
+    _scan_to_stdout(sys.argv[1], int(sys.argv[2]), sys.argv[3:])

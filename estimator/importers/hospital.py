@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import math
 import re
+import zlib
 from pathlib import Path
 
 import ijson
@@ -137,7 +138,7 @@ def import_hospital(path, into, payer_map, region_id=None, zip_code=None, dry_ru
     }
     where = {"place": None}
     try:
-        first = first_bytes(path, 64).lstrip(b" \t\r\n")
+        first = (first_bytes(path, 64) or b"").lstrip(b" \t\r\n")
         if first.startswith(b"{"):
             meta = _read_json(path, context, where)
         else:
@@ -149,7 +150,7 @@ def import_hospital(path, into, payer_map, region_id=None, zip_code=None, dry_ru
     except WrongShape as exc:
         at = f"{where['place']}: " if where["place"] else ""
         raise ImportFailed(f"{at}{exc}, as CMS's schema has it; nothing was imported") from None
-    except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, OSError, UnicodeDecodeError) as exc:
+    except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, OSError, UnicodeDecodeError, zlib.error) as exc:
         raise ImportFailed(f"the file is not complete, valid JSON or UTF-8 CSV ({exc}); nothing was imported") from None
     if not context["cash"]:
         report.notes.append("payers.csv has no self_pay payer: the discounted cash prices were not imported")

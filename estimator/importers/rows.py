@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..batch.files import OutputError, OutputFile
 from ..core.csvrecords import records
 from ..core.errors import EstimatorError, ScheduleError
+from ..core.outputs import OutputError, OutputFile
 from ..core.schedules import load_schedules
 
 RATES_FILE = "payer_fee_schedule.csv"
