@@ -14,6 +14,7 @@ import datetime as dt
 import math
 import re
 import zlib
+from operator import itemgetter
 from pathlib import Path
 
 import ijson
@@ -228,6 +229,8 @@ def _read_csv(path, context):
                 (payer, plan, _field_columns(columns, f"|{payer}|{plan}".lower()))
                 for payer, plan in _wide_groups(header)
             ]
+        # each group's cells in one C call (an itemgetter of two or more columns gives a tuple)
+        groups = [(*group, itemgetter(*[i for _, i in group[2]] * 2)) for group in groups if group[2]]
         meta = {
             "hospital": meta.get("hospital_name", ""),
             "updated": _date(meta["last_updated_on"]),
@@ -256,10 +259,12 @@ def _read_csv(path, context):
                 "place": f"line {record.line:,}",
             }
             entries = []
-            for payer, plan, fields in groups:
+            for payer, plan, fields, filled in groups:
+                if not any(filled(row)):
+                    continue  # a wide row's empty payer columns: nothing to import, nothing to skip
                 cells = {name: row[i].strip() for name, i in fields}
                 if not any(cells.values()):
-                    continue  # a wide row's empty payer columns: nothing to import, nothing to skip
+                    continue
                 if tall:  # the payer and plan are cells of the row
                     payer_name = row[payer].strip() if payer is not None else ""
                     plan_name = row[plan].strip() if plan is not None else ""
