@@ -88,6 +88,5 @@ def records(lines, width=None, first_line=1):
         if len(text) > 1:
             problem = RUN_ON
             tap.push_back(text[1:])  # read again, after the broken line, as records of their own
-            tap.lines.clear()
         yield Record(line, first_line_cells(text[0]), problem, text[0])
         line += 1

@@ -3,8 +3,9 @@
 ijson keeps, for each open array or object, the path to it as text; so its memory grows with the
 square of the nesting depth (a 289-byte gzipped file nesting 100,000 levels deep takes tens of
 gigabytes). No price file nests more than a dozen levels, so the importers refuse a file that nests
-deeper than ``MAX_DEPTH`` before parsing it, after a pass that counts brackets outside strings in
-blocks of bytes with numpy: its memory is that of one block, whatever the file.
+deeper than ``MAX_DEPTH``: each block of bytes has its brackets outside strings counted with numpy
+before the parser may read it (in this process, or ahead in a child process for large files), so
+memory is that of one block, whatever the file.
 """
 
 import codecs
@@ -101,8 +102,8 @@ def check_depth(stream, limit=MAX_DEPTH, block=BLOCK):
     ``limit`` arrays and objects. Returns the deepest nesting found. Brackets inside strings do not
     count (a quote preceded by an odd run of backslashes does not end a string)."""
     scanner = DepthScanner(limit)
-    while data := stream.read(block):
-        scanner.feed(data)
+    for _ in scanned_blocks(stream, scanner, block):
+        pass
     return scanner.deepest
 
 

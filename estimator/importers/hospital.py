@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import math
 import re
-import zlib
 from operator import itemgetter
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import ijson
 
 from ..core.csvrecords import records
 from ..core.schedules import load_schedules
-from .depth import TooDeep
+from .reading import as_array, as_object, first_bytes, open_json, refusals
 from .rows import (
     INPATIENT,
     MODIFIER,
@@ -38,7 +37,7 @@ from .rows import (
     usable_amount,
     write_rates,
 )
-from .tic import CODE_TYPES, WrongShape, _array, _object, first_bytes, open_json
+from .tic import CODE_TYPES
 
 SELF_PAY = "self_pay"
 SETTING, COMPONENT = "hospital_outpatient", "facility"
@@ -137,22 +136,13 @@ def import_hospital(path, into, payer_map, region_id=None, zip_code=None, dry_ru
         "candidates": candidates,
         "report": report,
     }
-    where = {"place": None}
-    try:
+    unreadable = "the file is not complete, valid JSON or UTF-8 CSV ({}); nothing was imported".format
+    with refusals(path, "standard charges file", "standard_charge_information", unreadable) as where:
         first = (first_bytes(path, 64) or b"").lstrip(b" \t\r\n")
         if first.startswith(b"{"):
             meta = _read_json(path, context, where)
         else:
             meta = _read_csv(path, context)
-    except FileNotFoundError:
-        raise ImportFailed(f"{path} does not exist") from None
-    except TooDeep as exc:
-        raise ImportFailed(f"the file {exc}: no standard charges file does; nothing was imported") from None
-    except WrongShape as exc:
-        at = f"{where['place']}: " if where["place"] else ""
-        raise ImportFailed(f"{at}{exc}, as CMS's schema has it; nothing was imported") from None
-    except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, OSError, UnicodeDecodeError, zlib.error) as exc:
-        raise ImportFailed(f"the file is not complete, valid JSON or UTF-8 CSV ({exc}); nothing was imported") from None
     if not context["cash"]:
         report.notes.append("payers.csv has no self_pay payer: the discounted cash prices were not imported")
     note = f"Imported from {path.name} ({meta['hospital']}, standard charges last updated {meta['updated']})."
@@ -339,18 +329,18 @@ def _read_json(path, context, where):
     meta = {"hospital": head.get("hospital_name", ""), "updated": _date(head.get("last_updated_on"))}
     with open_json(path) as stream:
         items = ijson.items(stream, "standard_charge_information.item", use_float=True)
-        for n, info in enumerate(items, start=1):
-            where["place"] = place = f"standard_charge_information item {n:,}"
-            info = _object(info, "the item")
+        for where["item"], info in enumerate(items, start=1):
+            place = f"standard_charge_information item {where['item']:,}"
+            info = as_object(info, "the item")
             codes = [
                 (str(c.get("code", "")), str(c.get("type", "")))
                 for c in (
-                    _object(c, "a code_information item")
-                    for c in _array(info.get("code_information"), "code_information")
+                    as_object(c, "a code_information item")
+                    for c in as_array(info.get("code_information"), "code_information")
                 )
             ]
-            for charge in _array(info.get("standard_charges"), "standard_charges"):
-                charge = _object(charge, "a standard_charges item")
+            for charge in as_array(info.get("standard_charges"), "standard_charges"):
+                charge = as_object(charge, "a standard_charges item")
                 modifiers = charge.get("modifier_code") or []
                 item = {
                     "codes": codes,
@@ -361,8 +351,8 @@ def _read_json(path, context, where):
                     "place": place,
                 }
                 entries = []
-                for p in _array(charge.get("payers_information"), "payers_information"):
-                    p = _object(p, "a payers_information item")
+                for p in as_array(charge.get("payers_information"), "payers_information"):
+                    p = as_object(p, "a payers_information item")
                     fields = {name: p.get(key) for name, key in JSON_FIELDS.items()}
                     entries.append(_entry(p.get("payer_name"), p.get("plan_name"), fields))
                 _charge(item, entries, context)

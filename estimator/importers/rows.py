@@ -300,7 +300,7 @@ def write_rates(directory, imported, report):
         _clear_leftovers(directory)
         rates = RatesFile(directory)
         text, report.replaced = rates.merged(imported)
-        if not any(c == "note" for c in rates.header):
+        if "note" not in rates.header:
             report.notes.append(f"{RATES_FILE} has no note column: the imported rows carry no source note")
         try:
             staging = Path(tempfile.mkdtemp(prefix=".import-", dir=directory))

@@ -8,8 +8,7 @@ read twice.
 """
 
 import datetime as dt
-import gzip
-import zlib
+import functools
 from itertools import islice
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import ijson
 
 from ..core.identifiers import npi_is_valid, tin_is_valid
 from ..core.schedules import load_schedules
-from .depth import TooDeep, open_bytes, open_scanned
+from .reading import as_array, as_list, as_object, first_bytes, open_json, refusals, what_it_seems
 from .rows import (
     BAD_DATE,
     BUNDLE,
@@ -50,37 +49,6 @@ EXPIRED = "expired before the rates take effect"
 UPDATED = b'"last_updated_on"'
 
 
-def open_json(path, keys=()):
-    """The file as a binary stream for ijson: gunzipped, without a byte-order mark, and refused
-    (:class:`TooDeep` from ``read``) where it nests deeper than any price file does. ``keys``: keys
-    (quoted bytes) whose times as keys of the top-level object the stream's ``scanner.keys`` counts."""
-    return open_scanned(path, keys=keys)
-
-
-def first_bytes(path, size=4096):
-    """The first bytes of the file's text (gunzipped, without a byte-order mark); ``None`` when even
-    they cannot be read (a truncated or corrupt gzip file)."""
-    try:
-        with open_bytes(path) as handle:
-            return handle.read(size)
-    except (EOFError, gzip.BadGzipFile, zlib.error):
-        return None
-
-
-def what_it_seems(head):
-    """What a file that is not JSON (``head``: its first bytes) seems to be, and the command that
-    reads it (for a refusal)."""
-    head = head.lstrip(b" \t\r\n")
-    first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
-    if not head:
-        return "the file is empty"
-    if "hospital_name" in first or "last_updated_on" in first:
-        return "it seems to be a hospital standard charges CSV file: `python -m estimator import hospital` reads those"
-    if "," in first and not head.startswith((b"{", b"[")):
-        return "it seems to be a CSV file, not JSON"
-    return "it is not JSON"
-
-
 class _Providers:
     """Which provider groups the import keeps: all when no NPI or TIN is given, else those naming one."""
 
@@ -95,26 +63,26 @@ class _Providers:
             return True
         tin = group.get("tin") or {}
         value = _digits(tin.get("value", "")) if isinstance(tin, dict) else ""
-        return value in self.tins or any(str(n) in self.npis for n in _listed(group.get("npi")))
+        return value in self.tins or any(str(n) in self.npis for n in as_list(group.get("npi")))
 
     def add_reference(self, reference):
         self.seen = True
         group_id = reference.get("provider_group_id")
-        groups = _array(reference.get("provider_groups"), f"provider group {group_id}'s provider_groups")
+        groups = as_array(reference.get("provider_groups"), f"provider group {group_id}'s provider_groups")
         if reference.get("location") and not groups:
             self.remote.add(group_id)
-        elif any(self.chosen(_object(g, f"a provider group of {group_id}")) for g in groups):
+        elif any(self.chosen(as_object(g, f"a provider group of {group_id}")) for g in groups):
             self.selected.add(group_id)
 
     def rate_is_selected(self, rate):
         """(selected, reason when not)."""
         if not self.filtered:
             return True, None
-        references = _listed(rate.get("provider_references"))
+        references = as_list(rate.get("provider_references"))
         if any(r in self.selected for r in references):
             return True, None
-        groups = _array(rate.get("provider_groups"), "provider_groups")
-        if any(self.chosen(_object(g, "a provider group")) for g in groups):
+        groups = as_array(rate.get("provider_groups"), "provider_groups")
+        if any(self.chosen(as_object(g, "a provider group")) for g in groups):
             return True, None
         if references and all(r in self.remote for r in references):
             return False, REMOTE
@@ -124,45 +92,6 @@ class _Providers:
 def _digits(text):
     """A TIN as its digits (``12-3456789`` and ``123456789`` are one TIN)."""
     return "".join(c for c in str(text) if c.isdigit())
-
-
-def _listed(value):
-    """A field the schema makes an array, as one (a lone value is a list of one; none is empty)."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-class WrongShape(Exception):
-    """A field of the file is not of the type its schema gives (a number where an object belongs...)."""
-
-
-def _object(value, what):
-    if not isinstance(value, dict):
-        raise WrongShape(f"{what} is {_kind(value)}, not an object")
-    return value
-
-
-def _array(value, what):
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise WrongShape(f"{what} is {_kind(value)}, not an array")
-    return value
-
-
-def _kind(value):
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
 
 
 def check_identifiers(npis, tins):
@@ -202,7 +131,7 @@ def _scan_head(path, providers):
     with open_json(path) as stream:
         events = until_rates(ijson.parse(stream, use_float=True))
         for n, reference in enumerate(ijson.items(events, "provider_references.item"), start=1):
-            providers.add_reference(_object(reference, f"provider_references item {n}"))
+            providers.add_reference(as_object(reference, f"provider_references item {n}"))
         for _ in events:  # the top-level fields after the references, up to the rates
             pass
     if state["references"]:
@@ -213,7 +142,7 @@ def _scan_head(path, providers):
 def _read_references(path, providers):
     with open_json(path) as stream:
         for n, reference in enumerate(ijson.items(stream, "provider_references.item", use_float=True), start=1):
-            providers.add_reference(_object(reference, f"provider_references item {n}"))
+            providers.add_reference(as_object(reference, f"provider_references item {n}"))
 
 
 def _top_level(path, name):
@@ -241,8 +170,7 @@ def import_tic(
     region = resolve_region(schedules, region_id, zip_code)
     report = Report(source=path.name, kind="Transparency in Coverage in-network rates", dry_run=dry_run)
     providers = _Providers(npis, tins)
-    where = {"item": 0}
-    try:
+    with refusals(path, "price file", "in_network", functools.partial(_unreadable, path)) as where:
         head, found_rates, references_later = _scan_head(path, providers)
         if not found_rates:
             raise ImportFailed(
@@ -261,18 +189,6 @@ def import_tic(
                 _item(item, where["item"], payer_id, region, start, codes, providers, candidates, report)
             if stream.key_counts().get(UPDATED.decode(), 0) > 1:
                 raise ImportFailed("the file gives last_updated_on twice: which one holds is not guessed")
-    except FileNotFoundError:
-        raise ImportFailed(f"{path} does not exist") from None
-    except TooDeep as exc:
-        raise ImportFailed(f"the file {exc}: no price file does; nothing was imported") from None
-    except WrongShape as exc:
-        at = f"in_network item {where['item']}: " if where["item"] else ""
-        raise ImportFailed(f"{at}{exc}, as the schema has it; nothing was imported") from None
-    except (ijson.JSONError, ijson.IncompleteJSONError, EOFError, OSError, UnicodeDecodeError, zlib.error) as exc:
-        head = first_bytes(path)
-        if head is not None and not head.lstrip(b" \t\r\n").startswith((b"{", b"[")):
-            raise ImportFailed(f"this is not an in-network rates JSON file: {what_it_seems(head)}") from None
-        raise ImportFailed(f"the file is not complete, valid JSON ({exc}); nothing was imported") from None
     if providers.remote:
         report.notes.append(f"{len(providers.remote):,} provider references point to remote files, not fetched")
     entity = " ".join(str(head.get(k, "")) for k in ("reporting_entity_name", "plan_name") if head.get(k))
@@ -280,6 +196,14 @@ def import_tic(
     rows = candidates.resolve(report, note)
     write_rates(into, rows, report)
     return report
+
+
+def _unreadable(path, error):
+    """Why a file that ijson could not read is refused: what it seems to be, when it is not JSON."""
+    start = first_bytes(path)
+    if start is not None and not start.lstrip(b" \t\r\n").startswith((b"{", b"[")):
+        return f"this is not an in-network rates JSON file: {what_it_seems(start)}"
+    return f"the file is not complete, valid JSON ({error}); nothing was imported"
 
 
 def _iso(text, what):
@@ -291,8 +215,8 @@ def _iso(text, what):
 
 def _item(item, n, payer_id, region, start, codes, providers, candidates, report):
     """One ``in_network`` item (the ``n``-th): each of its prices becomes a candidate row or a skip."""
-    item = _object(item, "the item")
-    rates = _array(item.get("negotiated_rates"), "negotiated_rates")
+    item = as_object(item, "the item")
+    rates = as_array(item.get("negotiated_rates"), "negotiated_rates")
     reason = None
     if item.get("negotiation_arrangement", "ffs") != "ffs":
         reason = BUNDLE
@@ -307,13 +231,15 @@ def _item(item, n, payer_id, region, start, codes, providers, candidates, report
         return
     place = f"in_network item {n:,} ({code})"
     for rate in rates:
-        selected, why = providers.rate_is_selected(_object(rate, "a negotiated_rates item"))
+        selected, why = providers.rate_is_selected(as_object(rate, "a negotiated_rates item"))
         prices = _prices(rate)
         if not selected:
             report.skip(why, len(prices))
             continue
         for price in prices:
-            _price(_object(price, "a negotiated_prices item"), payer_id, code, region, start, candidates, report, place)
+            _price(
+                as_object(price, "a negotiated_prices item"), payer_id, code, region, start, candidates, report, place
+            )
 
 
 def _count_prices(rates):
@@ -329,7 +255,7 @@ def _count_prices(rates):
 
 
 def _prices(rate):
-    return _array(_object(rate, "a negotiated_rates item").get("negotiated_prices"), "negotiated_prices")
+    return as_array(as_object(rate, "a negotiated_rates item").get("negotiated_prices"), "negotiated_prices")
 
 
 def _price(price, payer_id, code, region, start, candidates, report, place):
@@ -340,7 +266,7 @@ def _price(price, payer_id, code, region, start, candidates, report, place):
         return report.skip(PERCENT_OR_DIEM)
     if price.get("billing_code_modifier"):
         return report.skip(MODIFIER)
-    places = [str(p) for p in _listed(price.get("service_code"))]
+    places = [str(p) for p in as_list(price.get("service_code"))]
     settings = {"*"} if not places or ANY_PLACE in places else {PLACES[p] for p in places if p in PLACES}
     if not settings:
         return report.skip(PLACE)
@@ -362,4 +288,4 @@ def _price(price, payer_id, code, region, start, candidates, report, place):
     return None
 
 
-__all__ = ["import_tic", "open_json"]
+__all__ = ["import_tic"]
