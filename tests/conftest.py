@@ -9,6 +9,8 @@ from hypothesis import Phase, settings
 from estimator.core.engine import estimate
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 
+from .records_support import database_url
+
 # For tests/mutate.py: find a failure and stop, without shrinking it.
 settings.register_profile("no-shrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
@@ -104,3 +106,11 @@ def into(tmp_path):
         handle.write("platform,Platform,commercial,0,0.2,0,,,false\n")
         handle.write("region,Region,commercial,0,0.2,0,,,false\n")
     return target
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A new, empty records database on SQLite, then on PostgreSQL (see records_support)."""
+    url, drop = database_url(request.param, tmp_path)
+    yield url
+    drop()

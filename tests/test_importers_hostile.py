@@ -238,20 +238,18 @@ def second_tic(tmp_path, payer_code="33333", rate=77):
     return path
 
 
+def start_import(path, into):
+    """``import tic`` of ``path`` into ``into`` started in a process of its own (standard error piped)."""
+    command = ["import", "tic", str(path), "--payer-id", "plan", "--region-id", "r1", "--into", str(into)]
+    return subprocess.Popen([sys.executable, "-m", "estimator", *command], stderr=subprocess.PIPE, text=True)
+
+
 def test_imports_into_one_directory_at_once_wait_for_each_other_and_lose_no_row(tmp_path, into):
     first = tmp_path / "first.json"
     first.write_text(json.dumps(tic_prices({"negotiated_rate": 55})))  # 11111 and 22222
     second = second_tic(tmp_path)  # 33333
     with directory_lock(into):  # an import is writing: both new ones must wait for it
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "estimator", "import", "tic", str(path), "--payer-id", "plan"]
-                + ["--region-id", "r1", "--into", str(into)],
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for path in (first, second)
-        ]
+        runs = [start_import(path, into) for path in (first, second)]
         time.sleep(4)
         assert all(run.poll() is None for run in runs)  # waiting, not done and not failed
     outputs = [run.communicate(timeout=120)[1] for run in runs]
@@ -264,15 +262,7 @@ def test_imports_into_one_directory_at_once_wait_for_each_other_and_lose_no_row(
 def test_many_imports_racing_into_one_directory_keep_every_row(tmp_path, into):
     codes = ["11111", "22222", "33333", "44444"]
     paths = [second_tic(tmp_path, code, rate=10 + i) for i, code in enumerate(codes)]
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "estimator", "import", "tic", str(path), "--payer-id", "plan"]
-            + ["--region-id", "r1", "--into", str(into)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for path in paths
-    ]
+    runs = [start_import(path, into) for path in paths]
     outputs = [run.communicate(timeout=180)[1] for run in runs]
     assert [run.returncode for run in runs] == [0] * 4, outputs
     assert sorted((row[1], row[5]) for row in imported(into)) == [

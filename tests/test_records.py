@@ -21,8 +21,6 @@ from estimator.records.fhir import PROFILES
 from estimator.records.models import SavedEstimate
 from estimator.web.app import create_app
 
-from .records_support import database_url
-
 PASSWORD = "correct horse battery staple"
 VISIT = {
     "payer_id": "self_pay",
@@ -43,13 +41,6 @@ DETAILS = {
     "facility": FACILITY,
     "diagnosis_codes": ["M54.16"],
 }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    url, drop = database_url(request.param, tmp_path)
-    yield url
-    drop()
 
 
 @pytest.fixture

@@ -21,17 +21,9 @@ from estimator.records.db import make_engine, make_sessions
 from estimator.records.models import AuditEvent, SavedEstimate
 from estimator.web.app import create_app
 
-from .records_support import database_url
 from .test_records import DETAILS, PASSWORD, VISIT, save, token_of
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    url, drop = database_url(request.param, tmp_path)
-    yield url
-    drop()
 
 
 @pytest.fixture

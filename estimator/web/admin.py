@@ -113,13 +113,17 @@ def change(user_id, change):
 @bp.get("/users/<int:user_id>/tokens")
 @admin_required
 def tokens(user_id):
-    user = _user(user_id)
+    return _tokens_page(_user(user_id))
+
+
+def _tokens_page(user, new_token=None):
+    """A user's tokens; ``new_token``: the text of one just made, shown once."""
     return render_template(
         "admin_tokens.html",
         user=user,
         tokens=list_tokens(db(), user.email),
         lifetimes=TOKEN_LIFETIMES,
-        new_token=None,
+        new_token=new_token,
     )
 
 
@@ -137,13 +141,7 @@ def new_token(user_id):
     audit(db(), page_user(), "account", None, "web", {"change": "token created", "user": user.email})
     db().commit()
     # Shown once, on this answer to the POST (never stored, never in a URL); the page is not cached.
-    return render_template(
-        "admin_tokens.html",
-        user=user,
-        tokens=list_tokens(db(), user.email),
-        lifetimes=TOKEN_LIFETIMES,
-        new_token=text,
-    )
+    return _tokens_page(user, new_token=text)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
