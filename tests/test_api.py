@@ -69,7 +69,7 @@ def test_modifiers_are_a_json_list(client):
     [
         ({"payer_id": "medicare"}, "cpt_code", "Missing data for required field."),
         ({**MANHATTAN, "cpt_code": "99999"}, "cpt_code", "Unknown procedure code '99999'."),
-        ({**MANHATTAN, "units": 0}, "units", "Must be greater than or equal to 1 and less than or equal to 99."),
+        ({**MANHATTAN, "units": 0}, "units", "Must be a whole number from 1 to 99."),
         ({**MANHATTAN, "units": "two"}, "units", "Not a valid integer."),
         ({**MANHATTAN, "units": 1.5}, "units", "Not a valid integer."),
         ({**MANHATTAN, "setting": "home"}, "setting", "Must be one of: office, asc, hospital_outpatient."),

@@ -33,7 +33,9 @@ def test_golden_batch_matches_byte_for_byte(small):
     text, summary = batch(small, GOLDEN_IN.read_bytes())
     assert text == GOLDEN_OUT.read_text()
     assert (summary["rows"], summary["estimated"], summary["failed"]) == (12, 8, 4)
-    assert summary["fallbacks"] == 1  # row 11: payer "bare" has no rates
+    # priced on the national baseline range: rows 6 (self-pay "cash" on it), 10 ("nobb" on it), 11 (payer
+    # "bare" has no rates) and 12 (22222's rate of "plan" is 0.5 x the range)
+    assert summary["fallbacks"] == 4
     assert summary["prior_auth"] == {"not_applicable": 1, "not_required": 2, "required": 2, "unknown": 3}
     assert summary["errors"]["cpt_code: Unknown procedure code '99999'."] == 1
 
@@ -147,7 +149,7 @@ def test_command_line_file_to_file(tmp_path):
     out = cli("batch", str(GOLDEN_IN), "-o", str(target), "--fee-schedules", str(TEST_SCHEDULES))
     assert out.returncode == 0, out.stderr
     assert target.read_text() == GOLDEN_OUT.read_text()
-    assert b"12 rows, 8 estimated, 4 with errors, 1 priced on the national baseline range" in out.stderr
+    assert b"12 rows, 8 estimated, 4 with errors, 4 priced on the national baseline range" in out.stderr
     assert b"Prior authorization: not applicable 1, not required 2, required 2, unknown 3." in out.stderr
     assert b"rows/s" in out.stderr
 

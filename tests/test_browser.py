@@ -146,7 +146,7 @@ def test_the_20971_page_explains_the_procedure(page, server):
 def test_bad_input_shows_the_message_beside_its_field(page, server):
     fill_form(page, server, cpt_code="62321", payer_id="medicare", zip="123", units="0", modifiers=["50"])
     assert page.locator("#zip-error").inner_text() == "Not a valid ZIP code: give 5 digits, or ZIP+4 as 12345-6789."
-    assert "Must be greater than or equal to 1" in page.locator("#units-error").inner_text()
+    assert "Must be a whole number from 1" in page.locator("#units-error").inner_text()
     assert "bilateral indicator 9" in page.locator("#modifiers-error").inner_text()
     assert page.locator("#zip").get_attribute("aria-invalid") == "true"
     assert page.input_value("#zip") == "123"  # what was typed is kept

@@ -268,12 +268,13 @@ def explain(row):
             f"{_decimal(row['multiple_procedure_factor'])} of its fee (the first procedure in full)."
         )
     both = " (both fees)" if row["facility_priced"] else ""
-    lines.append(f"Allowed amount in network{both}: {_money_levels(row, 'in_network')} (low / expected / high).")
+    total = "Self-pay price" if row["self_pay"] else "Allowed amount in network"
+    lines.append(f"{total}{both}: {_money_levels(row, 'in_network')} (low / expected / high).")
     if row["oon_applied"]:
         lines += _explain_out_of_network(row)
     if row["self_pay"]:
         lines.append(
-            f"Self-pay: you pay the whole allowed amount, {_money_levels(row, 'patient')} (low / expected / high). "
+            f"Self-pay: you pay the whole price, {_money_levels(row, 'patient')} (low / expected / high). "
             "This is a Good Faith Estimate."
         )
     else:

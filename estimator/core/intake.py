@@ -40,15 +40,17 @@ def one_of(choices):
     return f"Must be one of: {', '.join(choices)}."
 
 
-def between(low, high):
-    """The message for a number outside ``[low, high]`` (the wording of marshmallow's Range)."""
-    return f"Must be greater than or equal to {low} and less than or equal to {high}."
+def between(low, high, money=False):
+    """The message for a number outside ``[low, high]``: amounts of money as money."""
+    if money:
+        return f"Must be an amount from ${low:,} to ${high:,}."
+    return f"Must be a whole number from {low} to {high}."
 
 
 SETTING_CHOICES = one_of(SETTINGS)
 NETWORK_CHOICES = one_of(NETWORKS)
 UNITS_RANGE = between(1, MAX_UNITS)
-MONEY_RANGE = between(0, MAX_MONEY)
+MONEY_RANGE = between(0, MAX_MONEY, money=True)
 #: Coinsurance given as a JSON number: a fraction.
 COINSURANCE_FRACTION = "Give coinsurance as a fraction from 0 to 1 (0.2 = 20 %)."
 #: Coinsurance typed as text (a CSV cell, a command-line option, a form): a fraction, or a percent with its sign.

@@ -19,6 +19,7 @@ SELF_PAY_IGNORED = 1 << 7
 PA_UNKNOWN = 1 << 8
 DEFAULTED = {field: 1 << (9 + i) for i, field in enumerate(BENEFIT_FIELDS)}
 MULTIPLE_REDUCED = 1 << 13
+SELF_PAY_BASELINE = 1 << 14
 
 BENEFIT_NAMES = {
     "deductible": "deductible",
@@ -32,6 +33,8 @@ WARNINGS = {
     DEFAULT_DATE: "No date of service given: the rates and rules in effect on {today} were used.",
     BASELINE_FALLBACK: "This payer has no fee-schedule rate for this code: the professional fee is the "
     "national baseline range.",
+    SELF_PAY_BASELINE: "Self-pay price from the national baseline range for this code, scaled to the area: not a "
+    "price list of this clinic. Ask the clinic for its own self-pay price.",
     NO_FACILITY_RATE: "No facility fee is on file for this payer and setting: the facility's own bill is "
     "left out of this estimate.",
     BILATERAL_ONE_SIDE: "This code's bilateral billing is paid as one side (bilateral indicator 0).",
@@ -132,6 +135,7 @@ def warning_flags(ops, r):
         NO_REGION: r["region_id"] == "",
         DEFAULT_DATE: ops.not_(r["date_given"]),
         BASELINE_FALLBACK: r["professional_fallback"],
+        SELF_PAY_BASELINE: self_pay & (r["professional_basis"] == "baseline") & ops.not_(r["professional_fallback"]),
         NO_FACILITY_RATE: in_facility(r["setting"]) & ops.not_(r["facility_priced"]),
         BILATERAL_ONE_SIDE: r["bilateral"] & (r["bilateral_indicator"] == 0),
         OON_NOT_COVERED: r["oon_applied"] & ops.not_(r["oon_covered"]),

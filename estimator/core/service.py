@@ -173,7 +173,8 @@ def batch_table(raw, schedules, today=None, row_problems=None, encounter_problem
     # Arrow-backed string column would refuse.
     table = pd.DataFrame({k: pd.Series(v, index=raw.index, dtype=v.dtype) for k, v in added.items()})
     assert list(table.columns) == list(BATCH_COLUMNS) + (list(ENCOUNTER_COLUMNS) if encounter is not None else [])
-    fallback = ok & (result["professional_fallback"] == True)  # noqa: E712 - None on failed rows
+    # Priced on the national baseline range: the payer had no rate, or its rate (self-pay's, say) is on it.
+    fallback = ok & (result["professional_basis"] == "baseline")
     return pd.concat([raw, table], axis=1), fallback
 
 
