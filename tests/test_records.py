@@ -72,7 +72,7 @@ def test_the_api_flow_save_read_list_supersede_export(site):
     assert body["fee_schedules"]["hash"] and body["created_by"] == "staff@example.org"
 
     read = client.get(f"/api/v1/saved-estimates/{body['id']}", headers=headers).get_json()
-    assert read["answer"] == body["answer"] and read["patient"] == DETAILS["patient"]
+    assert read["answer"] == body["answer"] and read["patient"] == {**DETAILS["patient"], "sex": "unknown"}
 
     save(
         client,
@@ -103,7 +103,7 @@ def test_the_api_flow_save_read_list_supersede_export(site):
     )
     assert corrected.status_code == 201
     newer = corrected.get_json()
-    assert newer["supersedes"] == body["id"] and newer["patient"] == DETAILS["patient"]
+    assert newer["supersedes"] == body["id"] and newer["patient"] == read["patient"]
     old = client.get(f"/api/v1/saved-estimates/{body['id']}", headers=headers).get_json()
     assert old["superseded_by"] == newer["id"] and old["answer"] == body["answer"]  # unchanged
     again = client.post(f"/api/v1/saved-estimates/{body['id']}/supersede", json={"estimate": VISIT}, headers=headers)
@@ -113,15 +113,18 @@ def test_the_api_flow_save_read_list_supersede_export(site):
     assert exported.status_code == 200 and exported.mimetype == "application/fhir+json"
     bundle = Bundle.model_validate(exported.get_json())
     assert bundle.type == "collection" and bundle.meta.profile == [PROFILES["bundle"]]
-    resources = {entry.resource.__resource_type__: entry.resource for entry in bundle.entry}
-    claim = resources["Claim"]
-    assert claim.use == "predetermination" and claim.meta.profile == [PROFILES["claim"]]
+    claims = {entry.resource.meta.profile[0]: entry.resource for entry in bundle.entry[:2]}
+    assert list(claims) == [PROFILES["summary"], PROFILES["professional"]]  # an office visit: no facility fee
+    claim = claims[PROFILES["professional"]]
+    assert claim.use == "predetermination"
     assert [item.productOrService.coding[0].code for item in claim.item] == ["99213", "64635", "64636"]
     assert [float(item.net.value) for item in claim.item] == [
         line["allowed_amount"]["expected"] for line in body["answer"]["lines"]
     ]
+    assert float(claim.total.value) == float(claims[PROFILES["summary"]].total.value)
     assert float(claim.total.value) == body["answer"]["allowed_amount"]["expected"]
     assert "$400 or more" in claim.extension[0].valueString
+    resources = {entry.resource.__resource_type__: entry.resource for entry in bundle.entry}
     assert resources["Patient"].birthDate.isoformat() == "1970-02-03"
     organizations = [e.resource for e in bundle.entry if e.resource.__resource_type__ == "Organization"]
     assert {o.identifier[0].value for o in organizations} == {PROVIDER["npi"], FACILITY["npi"]}

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import RequestError
 from ..core.service import estimate_encounter, estimate_one
+from .details import completed
 from .models import AuditEvent, SavedEstimate, SavedLine, utcnow
 
 #: A provider must keep a Good Faith Estimate for 6 years.
@@ -44,6 +45,12 @@ def compute(request, schedules):
     return estimate_one(request, schedules)
 
 
+def payer_kind(schedules, payer_id):
+    """The kind of a payer on file (medicare, medicaid, commercial, self_pay)."""
+    payers = schedules.arrays["payers"]
+    return str(payers["kind"][list(payers["payer_id"]).index(payer_id)])
+
+
 def _lines(answer):
     if "lines" in answer:
         return [
@@ -68,12 +75,13 @@ def audit(session, user, action, estimate_id, via, detail=None):
 
 
 def save(session, user, request, details, schedules, loaded_at, via, supersedes=None):
-    """Compute and save an estimate with its Good Faith Estimate details; returns the saved record.
+    """Compute and save an estimate with its details (completed with their defaults); returns the record.
 
     Raises ``RequestError`` (the request's messages) when the request is invalid. The record's number,
     ``GFE-<year>-<id>``, comes from its primary key, so it is unique however many workers save at once.
     """
     answer = compute(request, schedules)
+    details = completed(details, answer, payer_kind(schedules, answer["payer_id"]))
     version = schedules_version(schedules, loaded_at)
     created = utcnow()
     record = SavedEstimate(
@@ -82,7 +90,7 @@ def save(session, user, request, details, schedules, loaded_at, via, supersedes=
         details=details,
         patient_name=details["patient"]["name"],
         patient_birth_date=dt.date.fromisoformat(str(details["patient"]["birth_date"])),
-        total_expected=answer["patient_responsibility"]["expected"],
+        total_expected=answer["allowed_amount"]["expected"],  # the total estimated charge
         schedules_directory=version["directory"],
         schedules_hash=version["hash"],
         schedules_loaded_at=version["loaded_at"],

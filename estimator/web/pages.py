@@ -18,6 +18,7 @@ from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
 from ..core.intake import coinsurance_rule
 from ..core.service import estimate_encounter, estimate_one
+from ..records import documents
 from .content import PROCEDURE_NOTES
 from .http import allow_body, bounded_json
 
@@ -205,7 +206,8 @@ def estimate():
         template,
         **extra,
         a=answer,
-        items=_items([answer]) if answer["good_faith_estimate"] else None,
+        items=documents.gfe_items(answer),
+        left=documents.left_out(answer),
         chart=range_chart(answer),
         procedures_about=_about([answer]),
         setting_label=SETTING_LABELS[answer["setting"]],
@@ -224,7 +226,8 @@ def _encounter_page(answer, extra):
         template,
         **extra,
         a=answer,
-        items=_items(answer["lines"]) if answer["good_faith_estimate"] else None,
+        items=documents.gfe_items(answer),
+        left=documents.left_out(answer),
         chart=chart,
         procedures_about=_about(answer["lines"]),
         setting_label=SETTING_LABELS[answer["setting"]],
@@ -239,25 +242,6 @@ def _about(lines):
         code = line["cpt_code"]
         seen.setdefault(code, {"code": code, "description": line["description"], "notes": PROCEDURE_NOTES.get(code)})
     return list(seen.values())
-
-
-def _items(lines):
-    """The items of a Good Faith Estimate: each line's clinician and facility fees, with its code,
-    modifiers, units and charges."""
-    items = []
-    for line in lines:
-        for component in line["components"]:
-            fee = "clinician fee" if component["component"] == "professional" else "facility fee"
-            items.append(
-                {
-                    "code": line["cpt_code"],
-                    "modifiers": line["modifiers"],
-                    "description": f"{line['description']} ({fee})",
-                    "units": line["units"],
-                    "charge": component["allowed_amount"],
-                }
-            )
-    return items
 
 
 @bp.get("/batch")

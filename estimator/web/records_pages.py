@@ -10,12 +10,12 @@ from flask_login import login_required, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..core.errors import RequestError
-from ..core.glossary import SETTING_WORDS
-from ..records import fhir
+from ..records import documents, fhir
 from ..records import service as records
 from ..records.accounts import sign_in
 from .auth import db, end_every_session, page_user, sign_in_limits
 from .http import bounded_json, dotted_errors
+from .pages import SETTING_LABELS
 from .schemas import GoodFaithDetailsSchema
 
 bp = Blueprint("records", __name__)
@@ -237,15 +237,19 @@ def _record_page(record_id, action, printing=False):
     except records.RecordError:
         abort(404)
     answer = record.answer
-    lines = answer["lines"] if "lines" in answer else [{**answer, "line": 1}]
     user = page_user()
     return render_template(
         "record.html",
         record=record,
         a=answer,
-        lines=lines,
+        lines=documents.answer_lines(answer),
+        gfe=documents.is_good_faith_estimate(answer),
+        title=documents.document_title(answer),
+        items=documents.gfe_items(answer),
+        left=documents.left_out(answer),
         newer=records.superseded_by(db(), record),
-        setting=SETTING_WORDS.get(answer["setting"], answer["setting"]),
+        older=record.supersedes,
+        setting_label=SETTING_LABELS[answer["setting"]],
         printing=printing,
         trail=records.audit_trail(db(), record.id) if user.is_admin else None,
     )

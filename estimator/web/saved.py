@@ -8,9 +8,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from ..core.errors import RequestError
-from ..records import fhir
+from ..records import details, documents, fhir
 from ..records import service as records
 from ..records.models import as_utc
+from . import schemas
 from .api import EstimatorBlueprint
 from .auth import api_user, db
 from .http import INVALID_FIELDS
@@ -68,8 +69,12 @@ def as_json(record, session):
 
 
 def details_of(fields):
+    """The details of a save as stored: dates as ISO text, phone numbers written one way."""
     out = {key: fields[key] for key in ("patient", "provider", "facility", "diagnosis_codes") if fields.get(key)}
     out["patient"] = {**out["patient"], "birth_date": str(out["patient"]["birth_date"])}
+    for party in ("provider", "facility"):
+        if out.get(party) and out[party].get("phone"):
+            out[party] = {**out[party], "phone": details.phone_text(out[party]["phone"])}
     return out
 
 
@@ -129,7 +134,10 @@ class SavedEstimates(MethodView):
                 "patient_name": r.patient_name,
                 "patient_birth_date": r.patient_birth_date.isoformat(),
                 "codes": [line.cpt_code for line in r.lines],
+                "document": documents.document_title(r.answer),
                 "total_expected": float(r.total_expected),
+                "plan_expected": r.answer["payer_responsibility"]["expected"],
+                "patient_expected": r.answer["patient_responsibility"]["expected"],
                 "superseded": records.superseded_by(session, r) is not None,
             }
             for r in found
@@ -163,8 +171,11 @@ class Supersede(MethodView):
         newer = records.superseded_by(db(), old)
         if newer is not None:
             abort(409, message=str(records.AlreadySuperseded(old, newer)))
-        details = {**old.details, **details_of({**old.details, **fields})}
-        record = _save(user, fields["estimate"], details, "api", supersedes=old)
+        merged = {**old.details, **details_of({**old.details, **fields})}
+        problems = schemas.estimate_problems(fields["estimate"], merged)
+        if problems:
+            abort(422, message=INVALID_FIELDS, errors=problems)
+        record = _save(user, fields["estimate"], merged, "api", supersedes=old)
         return as_json(record, db()), 201, {"Location": url_for("saved.SavedEstimate", record_id=record.id)}
 
 

@@ -5,10 +5,14 @@ unknown fields, and repeat a rule only with the very message intake gives, so th
 row refuse the same input with the same words.
 """
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+import re
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..core import intake
 from ..core.encounters import MAX_LINES
+from ..core.errors import RequestError
 from ..core.glossary import (
     MAX_MONEY,
     MAX_UNITS,
@@ -20,6 +24,7 @@ from ..core.glossary import (
     US_STATES,
 )
 from ..records import details
+from ..records import service as records_service
 
 #: Most modifiers a line may carry: more than any real claim line, few enough to check cheaply.
 MAX_MODIFIERS = 10
@@ -399,12 +404,16 @@ def _check(rule, message):
     return validate_
 
 
+def _text(maximum, what):
+    return validate.Length(1, maximum, error=f"Give {what} (up to {{max}} characters).")
+
+
 class AddressSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    line = fields.String(required=True, validate=validate.Length(1, 200))
-    city = fields.String(required=True, validate=validate.Length(1, 100))
+    line = fields.String(required=True, validate=_text(200, "the street address"))
+    city = fields.String(required=True, validate=_text(100, "the city"))
     state = fields.String(
         required=True, validate=_check(details.state_is_valid, "Not a US state or territory: give its two-letter code.")
     )
@@ -412,12 +421,12 @@ class AddressSchema(Schema):
 
 
 class PartySchema(Schema):
-    """A provider or facility: name, NPI (with its check digit), TIN, address."""
+    """A provider or facility: name, NPI (with its check digit), TIN, address; its taxonomy and phone."""
 
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(required=True, validate=_text(200, "the name"))
     npi = fields.String(
         required=True,
         validate=_check(details.npi_is_valid, "Not a valid NPI: 10 digits whose last is the check digit."),
@@ -429,19 +438,61 @@ class PartySchema(Schema):
         metadata={"example": "12-3456789"},
     )
     address = fields.Nested(AddressSchema, required=True)
+    taxonomy = fields.String(
+        validate=_check(details.taxonomy_is_valid, "Not a provider taxonomy code: 10 characters such as 208VP0014X."),
+        metadata={
+            "description": "NUCC provider taxonomy code (default: 208VP0014X for the provider; for a facility, "
+            "by the visit's setting: 261QA1903X for an ASC, 282N00000X for a hospital).",
+            "example": "208VP0014X",
+        },
+    )
+    phone = fields.String(
+        validate=_check(details.phone_is_valid, "Not a US phone number: 10 digits, such as 404-555-0100."),
+        metadata={"description": "Where the patient can ask about the estimate.", "example": "404-555-0100"},
+    )
 
 
 class PatientSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(required=True, validate=_text(200, "the patient's full name"))
     birth_date = fields.Date(
         required=True, validate=_check(details.birth_date_is_valid, "Give a date of birth between 1900 and today.")
     )
+    sex = fields.String(
+        validate=validate.OneOf(tuple(details.SEXES), error=f"Must be one of: {', '.join(details.SEXES)}."),
+        metadata={"description": "female, male, other or unknown (default unknown)."},
+    )
+    member_id = fields.String(
+        validate=_text(40, "the member ID"),
+        metadata={"description": "The ID on the insurance card: needed for an insured patient's estimate."},
+    )
+    relationship = fields.String(
+        validate=validate.OneOf(details.RELATIONSHIPS, error=f"Must be one of: {', '.join(details.RELATIONSHIPS)}."),
+        metadata={"description": "The patient's relation to the plan's subscriber (default self)."},
+    )
+    chart_number = fields.String(
+        validate=_text(40, "the chart number"),
+        metadata={"description": "The clinic's own number for the patient (medical record or account number)."},
+    )
 
 
-ICD10 = r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$"
+ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
+MAX_DIAGNOSES = 12
+
+
+def _diagnosis_codes(codes):
+    """Each code an ICD-10-CM code (positions counted from 1), at most 12."""
+    messages = [
+        f"Code {i} ({code[:20]}) is not an ICD-10-CM code, such as M54.16."
+        for i, code in enumerate(codes, start=1)
+        if not ICD10.match(code)
+    ]
+    if len(codes) > MAX_DIAGNOSES:
+        messages.append(f"Give at most {MAX_DIAGNOSES} diagnosis codes ({len(codes)} given).")
+    if messages:
+        raise ValidationError(messages)
 
 
 class GoodFaithDetailsSchema(Schema):
@@ -453,13 +504,33 @@ class GoodFaithDetailsSchema(Schema):
     patient = fields.Nested(PatientSchema, required=True)
     provider = fields.Nested(PartySchema, required=True)
     facility = fields.Nested(PartySchema, allow_none=True)
-    diagnosis_codes = fields.List(
-        fields.String(validate=validate.Regexp(ICD10, error="Not an ICD-10-CM code, such as M54.16.")),
-        validate=validate.Length(max=12),
-    )
+    diagnosis_codes = fields.List(fields.String(validate=validate.Length(max=20)), validate=_diagnosis_codes)
 
 
-class SaveEstimateSchema(GoodFaithDetailsSchema):
+def estimate_problems(estimate, given=None):
+    """Every problem of a save at once: the estimate's (``estimate.<field>``) on the fee schedules in service,
+    and what the details ``given`` lack for its answer (an insured patient's member ID; ``None``: the details
+    are not all known yet)."""
+    store = current_app.extensions["schedule_store"]
+    try:
+        answer = records_service.compute(estimate, store.current())
+    except RequestError as exc:
+        return {f"estimate.{key}": value for key, value in exc.messages.items()}
+    return details.problems(given, answer) if given is not None else {}
+
+
+class _ChecksTheEstimate:
+    @validates_schema(skip_on_field_errors=False)
+    def _whole(self, data, **kwargs):
+        """The estimate's own problems (and, for a new record, the details' for it), reported with the
+        fields' in one answer."""
+        if isinstance(data.get("estimate"), dict):
+            problems = estimate_problems(data["estimate"], data if self.complete else None)
+            if problems:
+                raise ValidationError(problems)
+
+
+class SaveEstimateSchema(_ChecksTheEstimate, GoodFaithDetailsSchema):
     """A request of section 3 or an encounter of section 7, and the Good Faith Estimate's details."""
 
     estimate = fields.Dict(
@@ -475,9 +546,13 @@ class SaveEstimateSchema(GoodFaithDetailsSchema):
         },
     )
 
+    complete = True
 
-class SupersedeSchema(GoodFaithDetailsSchema):
+
+class SupersedeSchema(_ChecksTheEstimate, GoodFaithDetailsSchema):
     """The corrected request, and the details (the old record's where left out)."""
+
+    complete = False
 
     estimate = fields.Dict(required=True)
     patient = fields.Nested(PatientSchema)
@@ -507,7 +582,10 @@ class SavedSummarySchema(Schema):
     patient_name = fields.String()
     patient_birth_date = fields.String()
     codes = fields.List(fields.String())
-    total_expected = fields.Float()
+    document = fields.String(metadata={"enum": ["Good Faith Estimate", "Patient cost estimate"]})
+    total_expected = fields.Float(metadata={"description": "The total estimated charge (the allowed amount)."})
+    plan_expected = fields.Float(metadata={"description": "What the plan is expected to pay (0 for self-pay)."})
+    patient_expected = fields.Float(metadata={"description": "What the patient is expected to pay."})
     superseded = fields.Boolean()
 
 
