@@ -149,6 +149,11 @@ def get(session, user, record_id, via, action="view"):
     return record
 
 
+def latest(session):
+    """The most recently saved estimate, or None."""
+    return session.scalar(select(SavedEstimate).order_by(SavedEstimate.id.desc()).limit(1))
+
+
 def superseded_by(session, record):
     """The record that corrects this one, or None."""
     return session.scalar(select(SavedEstimate).where(SavedEstimate.supersedes_id == record.id))

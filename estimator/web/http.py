@@ -66,6 +66,22 @@ def field_errors(data):
     return dotted_errors(messages)
 
 
+#: Request fields as a person reads them inside a message (the API's messages keep the field names).
+FIELD_WORDS = {
+    "region_id": "a region",
+    "zip": "a ZIP code",
+    "cpt_code": "the procedure code",
+    "payer_id": "the payer",
+    "date_of_service": "the date of service",
+}
+_FIELD_NAME = re.compile(r"\b(" + "|".join(FIELD_WORDS) + r")\b")
+
+
+def for_people(messages):
+    """Messages for a page: the request fields they name in words."""
+    return [_FIELD_NAME.sub(lambda match: FIELD_WORDS[match.group(1)], str(m)) for m in messages]
+
+
 def dotted_errors(messages, prefix=""):
     """Nested objects' messages keyed by their dotted path (``provider.npi``); list items' stay within
     their field's messages."""
@@ -81,10 +97,15 @@ def dotted_errors(messages, prefix=""):
 def _message_list(value):
     """Messages of one field as a flat list (list items' messages become "item N: ...")."""
     if isinstance(value, dict):
-        return [f"item {key}: {m}" for key, inner in value.items() for m in _message_list(inner)]
+        return [f"item {_position(key)}: {m}" for key, inner in value.items() for m in _message_list(inner)]
     if isinstance(value, (list, tuple)):
         return [m for item in value for m in (_message_list(item) if isinstance(item, (dict, list)) else [str(item)])]
     return [str(value)]
+
+
+def _position(key):
+    """A list item's position counted from 1, as people count (marshmallow counts from 0)."""
+    return int(key) + 1 if isinstance(key, int) or str(key).isdigit() else key
 
 
 #: Deepest nesting of objects and lists a JSON body may have: far beyond any request's, and shallow enough

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import io
 import json
+import re
 
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -20,7 +21,7 @@ from ..core.intake import coinsurance_rule
 from ..core.service import estimate_encounter, estimate_one
 from ..records import documents
 from .content import PROCEDURE_NOTES
-from .http import allow_body, bounded_json
+from .http import allow_body, bounded_json, for_people
 
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
@@ -30,6 +31,36 @@ SETTING_LABELS = {
     "asc": "Ambulatory surgery center (ASC)",
     "hospital_outpatient": "Hospital outpatient department",
 }
+#: The estimate form's fields as it labels them.
+FORM_LABELS = {
+    "cpt_code": "Procedure (CPT code)",
+    "modifiers": "Side of the body (modifiers)",
+    "units": "Units",
+    "setting": "Where it is done",
+    "date_of_service": "Date of service",
+    "zip": "ZIP code",
+    "region_id": "Region",
+    "payer_id": "Insurance (payer)",
+    "network": "Network",
+    "deductible": "Yearly deductible",
+    "deductible_met": "Deductible already paid this year",
+    "coinsurance": "Coinsurance",
+    "copay": "Copay",
+    "oop_max": "Out-of-pocket maximum",
+    "oop_met": "Out-of-pocket already paid this year",
+    "lines": "The procedures of the visit",
+}
+
+
+def field_label(name):
+    """A field of the estimate form as it is labelled, from its form name (``lines-2-units``, the third
+    line's) or its request path (``lines.2.units``, also the third line's)."""
+    parts = re.split(r"[.-]", name)
+    if parts[0] == "lines" and len(parts) == 3 and parts[1].isdigit():
+        return f"Line {int(parts[1]) + 1}: {FORM_LABELS.get(parts[2], parts[2])}"
+    return FORM_LABELS.get(name, name.replace("_", " "))
+
+
 #: Largest estimated CSV the upload page offers as a download link (bytes).
 MAX_PAGE_DOWNLOAD = 20 * 1024 * 1024
 
@@ -122,6 +153,7 @@ def _form_errors(messages, rows):
 
 
 def _show_form(values, errors, status=200):
+    errors = {name: for_people(messages) for name, messages in errors.items()}
     return render_template("form.html", values=values, errors=errors, **_choices()), status
 
 
@@ -375,7 +407,9 @@ def render_error_page(code, name, message):
 
 def init_app(app):
     """Register the pages and protect every form against cross-site request forgery."""
-    app.jinja_env.globals.update(status_words=STATUS_WORDS, line_field=line_field, max_form_lines=MAX_FORM_LINES)
+    app.jinja_env.globals.update(
+        status_words=STATUS_WORDS, line_field=line_field, max_form_lines=MAX_FORM_LINES, field_label=field_label
+    )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     allow_body(app, "web.batch_upload", "MAX_PAGE_UPLOAD_BYTES")
     csrf.init_app(app)

@@ -1,5 +1,5 @@
-"""The saved records' pages: sign in and out, save a result as a Good Faith Estimate, the list with its
-search, a printable record, its FHIR export. Staff only; every access audited."""
+"""The saved records' pages: sign in and out, save a result (a Good Faith Estimate or a patient cost
+estimate), the list with its search, a printable record, its FHIR export. Staff only; every access audited."""
 
 import datetime as dt
 import json
@@ -10,12 +10,14 @@ from flask_login import login_required, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..core.errors import RequestError
+from ..records import details as records_details
 from ..records import documents, fhir
 from ..records import service as records
 from ..records.accounts import sign_in
 from .auth import db, end_every_session, page_user, sign_in_limits
-from .http import bounded_json, dotted_errors
-from .pages import SETTING_LABELS
+from .http import bounded_json, dotted_errors, for_people
+from .pages import SETTING_LABELS, field_label
+from .saved import saved_details
 from .schemas import GoodFaithDetailsSchema
 
 bp = Blueprint("records", __name__)
@@ -131,10 +133,39 @@ def _record_id(text):
     return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 10 else None
 
 
+#: The save form's fields as the form labels them (messages name them so), by their form names.
+PARTY_LABELS = {
+    "name": "Name",
+    "npi": "NPI",
+    "tin": "Taxpayer ID (TIN)",
+    "taxonomy": "Provider taxonomy code",
+    "phone": "Phone",
+    "address_line": "Street address",
+    "address_city": "City",
+    "address_state": "State",
+    "address_postal_code": "ZIP code",
+}
+SAVE_LABELS = {
+    "patient_name": "Patient: full name",
+    "patient_birth_date": "Patient: date of birth",
+    "patient_sex": "Patient: sex",
+    "patient_member_id": "Patient: member ID",
+    "patient_relationship": "Patient: relation to the plan's subscriber",
+    "patient_chart_number": "Patient: chart number",
+    "diagnosis_codes": "Diagnosis codes",
+    **{f"provider_{key}": f"Provider: {label}" for key, label in PARTY_LABELS.items()},
+    **{f"facility_{key}": f"Facility: {label}" for key, label in PARTY_LABELS.items()},
+    "facility": "Facility",
+}
+#: The patient's optional fields on the save form.
+PATIENT_OPTIONS = ("sex", "member_id", "relationship", "chart_number")
+
+
 @bp.post("/records/new")
 @login_required
 def new():
-    """From a result page: the details form; with the details: the saved record."""
+    """From a result page: the details form; with the details: the saved record. Every problem, of the
+    details and of the estimate itself, comes back in one answer."""
     estimate = bounded_json(request.form.get("estimate", ""))
     if estimate is None:
         abort(400)
@@ -142,37 +173,43 @@ def new():
     old_id = _record_id(supersedes)
     if supersedes and old_id is None:
         abort(404)
+    old = None
+    if old_id is not None:
+        try:  # the form: audited as opened to correct; the save: audited as the correction
+            action = "correct" if "patient_name" not in request.form else None
+            old = records.get(db(), page_user(), old_id, "web", action)
+        except records.RecordError:
+            abort(404)
+    store = current_app.extensions["schedule_store"]
+    answer, estimate_errors = _answer(estimate, store.current())
+    page = {"estimate": estimate, "supersedes": supersedes, "old": old, "answer": answer}
     if "patient_name" not in request.form:
-        values = {}
-        if old_id is not None:  # a correction: the old record's details, to change where they were wrong
-            try:
-                values = _form_values(records.get(db(), page_user(), old_id, "web", "correct").details)
-            except records.RecordError:
-                abort(404)
-        return render_template("save.html", estimate=estimate, supersedes=supersedes, values=values, errors={})
+        values = _form_values(old.details) if old is not None else _clinic_defaults()
+        return _save_page(page, values, estimate_errors)
     form = request.form
     fields = {
-        "patient": {"name": form.get("patient_name", ""), "birth_date": form.get("patient_birth_date", "")},
+        "patient": {
+            "name": form.get("patient_name", ""),
+            "birth_date": form.get("patient_birth_date", ""),
+            **{key: form.get(f"patient_{key}", "").strip() for key in PATIENT_OPTIONS if form.get(f"patient_{key}")},
+        },
         "provider": _party(form, "provider"),
         "diagnosis_codes": [c for c in form.get("diagnosis_codes", "").replace(",", " ").split() if c],
     }
-    if form.get("facility_name", "").strip():
+    if any(form.get(f"facility_{key}", "").strip() for key in PARTY_LABELS):
         fields["facility"] = _party(form, "facility")
+    errors = {}
     try:
         details = GoodFaithDetailsSchema().load(fields)
     except ValidationError as exc:
-        errors = {key.replace(".", "_"): text for key, text in dotted_errors(exc.messages).items()}
-        return render_template("save.html", estimate=estimate, supersedes=supersedes, values=form, errors=errors), 422
-    details["patient"]["birth_date"] = details["patient"]["birth_date"].isoformat()
-    old = None
-    if old_id is not None:
-        try:
-            old = records.get(db(), page_user(), old_id, "web", action=None)
-        except records.RecordError:
-            abort(404)
-        if records.superseded_by(db(), old) is not None:
-            abort(409)
-    store = current_app.extensions["schedule_store"]
+        details, errors = None, _form_keys(dotted_errors(exc.messages))
+    if answer is not None:
+        errors.update(_form_keys(records_details.problems(details if details is not None else fields, answer)))
+    if errors or estimate_errors:
+        return _save_page(page, form, {**estimate_errors, **errors}, 422)
+    details = saved_details(details)
+    if old is not None and records.superseded_by(db(), old) is not None:
+        abort(409)
     try:
         record = records.save(db(), page_user(), estimate, details, store.current(), store.loaded_at, "web", old)
     except RequestError:
@@ -184,16 +221,68 @@ def new():
     return redirect(url_for("records.show", record_id=record.id))
 
 
+def _answer(estimate, schedules):
+    """The answer of the estimate being saved, or None and its messages keyed ``estimate_<field>``."""
+    try:
+        return records.compute(estimate, schedules), {}
+    except RequestError as exc:
+        return None, {f"estimate_{key}": list(value) for key, value in exc.messages.items()}
+
+
+def _form_keys(messages):
+    """Messages keyed by dotted field paths (``provider.address.state``) keyed by form names."""
+    return {key.replace(".", "_"): value for key, value in messages.items()}
+
+
+def _label(name):
+    """A save form's field, or the estimate's, as the forms label it."""
+    if name in SAVE_LABELS:
+        return SAVE_LABELS[name]
+    if name.startswith("estimate_"):
+        return f"The estimate: {field_label(name[len('estimate_') :])}"
+    return name.replace("_", " ")
+
+
+def _save_page(page, values, errors, status=200):
+    answer = page["answer"]
+    errors = {name: for_people(messages) for name, messages in errors.items()}
+    return render_template(
+        "save.html",
+        estimate=page["estimate"],
+        supersedes=page["supersedes"],
+        old=page["old"],
+        answer=answer,
+        gfe=answer is not None and documents.is_good_faith_estimate(answer),
+        values=values,
+        errors=errors,
+        problems=[(name, _label(name), messages) for name, messages in errors.items()],
+        sexes=records_details.SEXES,
+        relationships=records_details.RELATIONSHIPS,
+        taxonomies=records_details.TAXONOMIES,
+    ), status
+
+
+def _clinic_defaults():
+    """The provider's and facility's details of the latest saved estimate: the clinic's own, as it last gave
+    them (nothing for a new installation)."""
+    latest = records.latest(db())
+    if latest is None:
+        return {}
+    values = _form_values({**latest.details, "patient": {"name": "", "birth_date": ""}, "diagnosis_codes": []})
+    return {key: value for key, value in values.items() if key.startswith(("provider_", "facility_"))}
+
+
 def _form_values(details):
     """The save form's fields from saved details."""
     values = {
         "patient_name": details["patient"]["name"],
         "patient_birth_date": details["patient"]["birth_date"],
         "diagnosis_codes": " ".join(details.get("diagnosis_codes") or []),
+        **{f"patient_{key}": details["patient"][key] for key in PATIENT_OPTIONS if details["patient"].get(key)},
     }
     for prefix in ("provider", "facility"):
         party = details.get(prefix) or {}
-        for key in ("name", "npi", "tin"):
+        for key in ("name", "npi", "tin", "taxonomy", "phone"):
             values[f"{prefix}_{key}"] = party.get(key, "")
         for key, value in (party.get("address") or {}).items():
             values[f"{prefix}_address_{key}"] = value
@@ -201,7 +290,10 @@ def _form_values(details):
 
 
 def _party(form, prefix):
+    optional = {"taxonomy": form.get(f"{prefix}_taxonomy", "").strip().upper()}
+    optional["phone"] = form.get(f"{prefix}_phone", "").strip()
     return {
+        **{key: value for key, value in optional.items() if value},
         "name": form.get(f"{prefix}_name", ""),
         "npi": form.get(f"{prefix}_npi", "").strip(),
         "tin": form.get(f"{prefix}_tin", "").strip(),

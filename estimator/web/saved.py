@@ -28,7 +28,7 @@ blp = EstimatorBlueprint(
     "saved",
     __name__,
     url_prefix="/api/v1/saved-estimates",
-    description="Saved estimates and Good Faith Estimate records (staff only: a bearer token).",
+    description="Saved estimates: Good Faith Estimates and patient cost estimates (staff only: a bearer token).",
 )
 BEARER = [{"bearerAuth": []}]
 
@@ -68,7 +68,7 @@ def as_json(record, session):
     }
 
 
-def details_of(fields):
+def saved_details(fields):
     """The details of a save as stored: dates as ISO text, phone numbers written one way."""
     out = {key: fields[key] for key in ("patient", "provider", "facility", "diagnosis_codes") if fields.get(key)}
     out["patient"] = {**out["patient"], "birth_date": str(out["patient"]["birth_date"])}
@@ -106,13 +106,15 @@ class SavedEstimates(MethodView):
     )
     @blp.doc(security=BEARER)
     def post(self, fields):
-        """Save an estimate as a Good Faith Estimate record
+        """Save an estimate: a Good Faith Estimate (self-pay) or a patient cost estimate (insured)
 
         Computes the estimate on the fee schedules in service and keeps it, with the patient's, provider's
-        and facility's details, under a new number.
+        and facility's details, under a new number. Every problem, of the details and of the estimate, is
+        reported in one 422: an insured patient's estimate needs `patient.member_id`, and an estimate with
+        a facility fee needs the `facility`.
         """
         user = g.records_user
-        record = _save(user, fields["estimate"], details_of(fields), "api")
+        record = _save(user, fields["estimate"], saved_details(fields), "api")
         body = as_json(record, db())
         return body, 201, {"Location": url_for("saved.SavedEstimate", record_id=record.id)}
 
@@ -171,7 +173,7 @@ class Supersede(MethodView):
         newer = records.superseded_by(db(), old)
         if newer is not None:
             abort(409, message=str(records.AlreadySuperseded(old, newer)))
-        merged = {**old.details, **details_of({**old.details, **fields})}
+        merged = {**old.details, **saved_details({**old.details, **fields})}
         problems = schemas.estimate_problems(fields["estimate"], merged)
         if problems:
             abort(422, message=INVALID_FIELDS, errors=problems)

@@ -531,7 +531,8 @@ class _ChecksTheEstimate:
 
 
 class SaveEstimateSchema(_ChecksTheEstimate, GoodFaithDetailsSchema):
-    """A request of section 3 or an encounter of section 7, and the Good Faith Estimate's details."""
+    """A request of section 3 or an encounter of section 7, and the details of the patient, the provider and
+    the facility."""
 
     estimate = fields.Dict(
         required=True,
