@@ -200,7 +200,10 @@ def explain_encounter(rows, lines):
             "The deductible, coinsurance and out-of-pocket maximum run across the lines in that order; "
             "the copay is due once, on the first line."
         )
-    for label, prefix in (("Total allowed", "allowed"), ("You pay", "patient"), ("The plan pays", "payer")):
+    sums = (("Total price", "allowed"), ("You pay", "patient"))
+    if not head["self_pay"]:
+        sums = (("Total allowed", "allowed"), ("You pay", "patient"), ("The plan pays", "payer"))
+    for label, prefix in sums:
         parts = " + ".join(_money(row[f"{prefix}_expected"]) for row in rows)
         out.append(f"{label}: {parts} = {_money(head[f'encounter_{prefix}_expected'])} (expected, the lines' sum).")
     status = head["encounter_pa_status"]
