@@ -356,9 +356,11 @@ def test_a_new_staff_user_saves_a_self_pay_visit_finds_prints_exports_and_correc
         ("#provider_address_state", "GA"),
         ("#provider_address_postal_code", "30303"),
     ]:
-        page.fill(field, value)
-    page.click("text=Save the Good Faith Estimate")
+        assert page.input_value(field) == value  # the corrected record's details, filled in
+    assert f"Correct {number}" in page.inner_text("h1")
+    page.click(f"text=Save the correction of {number}")
     newer = page.locator('[data-field="number"]').inner_text()
     assert newer != number
+    assert f"This estimate corrects {number}" in page.inner_text("main")
     page.goto(server + "/records?name=browser")
     assert f"corrected by {newer}" in page.inner_text("main")

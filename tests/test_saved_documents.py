@@ -351,3 +351,45 @@ def test_every_problem_of_a_save_in_one_answer_in_the_forms_words(site):
         assert words in seen, words
     for internal in ("region_id", "postal code", "less than or equal", "10000000", "item 0", "Length must be"):
         assert internal not in seen, internal
+
+
+def test_the_migration_lists_old_records_by_their_total_charge(site, tmp_path):
+    """Records saved before migration 0004 listed the patient's share as their total; after it, the charge."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from estimator.records.db import alembic_config
+
+    saved = save(site, MEDICARE_VISIT)
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    command.upgrade(alembic_config(url), "0003")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, password_hash, is_admin, is_active, created_at, session_version) "
+                "VALUES (1, 'a@example.org', 'x', 0, 1, '2026-01-01', 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO saved_estimates (id, number, request, answer, details, patient_name, patient_birth_date, "
+                "total_expected, schedules_directory, schedules_hash, schedules_loaded_at, created_by_id, created_at) "
+                "VALUES (1, 'GFE-2026-000001', '{}', :answer, '{}', 'A', '1970-01-01', :share, 'd', 'h', "
+                "'2026-01-01', 1, '2026-01-01')"
+            ),
+            {"answer": json.dumps(saved["answer"]), "share": saved["answer"]["patient_responsibility"]["expected"]},
+        )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as connection:
+        total = connection.execute(text("SELECT total_expected FROM saved_estimates")).scalar_one()
+    assert (
+        float(total)
+        == saved["answer"]["allowed_amount"]["expected"]
+        != saved["answer"]["patient_responsibility"]["expected"]
+    )
+    command.downgrade(alembic_config(url), "0003")
+    with engine.connect() as connection:
+        total = connection.execute(text("SELECT total_expected FROM saved_estimates")).scalar_one()
+    assert float(total) == saved["answer"]["patient_responsibility"]["expected"]
+    engine.dispose()
