@@ -393,6 +393,10 @@ def _plain_chunk(lines, chunk_rows, names):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    # Arrow's own Ctrl-C handler, set while it parses, hands a signal to a helper thread that may see it
+    # only after the parse has ended: the signal is then lost. A chunk parses in milliseconds, so Python's
+    # handler, left in place, stops the batch as soon as the parse returns.
+    pa.enable_signal_handlers(False)
     block = lines.plain_block(chunk_rows)
     if not block:
         return None
