@@ -13,6 +13,7 @@ from estimator.core.errors import RequestError
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 from estimator.core.service import estimate_encounter, estimate_one
 
+from .catalog import coded_line, codes
 from .conftest import DATA, TEST_SCHEDULES
 
 SCHEDULE_SETS = {
@@ -174,12 +175,13 @@ def test_the_checker_finds_false_arithmetic(line):
 
 @st.composite
 def requests(draw, schedules):
+    code, modifiers = draw(coded_line(schedules))
     fields = {
-        "cpt_code": draw(st.sampled_from(sorted(schedules.procedures.index))),
+        "cpt_code": code,
         "payer_id": draw(st.sampled_from(sorted(schedules.payers.index))),
         "setting": draw(st.sampled_from(["office", "asc", "hospital_outpatient"])),
         "network": draw(st.sampled_from(["in", "out"])),
-        "modifiers": draw(st.sampled_from(["", "RT", "50", "RT LT"])),
+        "modifiers": modifiers.split(),
         "units": draw(st.integers(1, 5)),
         "date_of_service": draw(st.dates(dt.date(2024, 1, 1), dt.date(2027, 6, 30))).isoformat(),
     }
@@ -202,7 +204,7 @@ def test_every_explanation_line_is_true_as_written(name):
     checked = []
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(requests(schedules), st.lists(st.sampled_from(sorted(schedules.procedures.index)), max_size=4))
+    @given(requests(schedules), st.lists(st.sampled_from(codes(schedules)), max_size=4))
     def check(fields, more):
         try:
             answer = estimate_one(fields, schedules, TODAY)

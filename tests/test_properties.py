@@ -11,8 +11,9 @@ from estimator.core.engine import estimate
 from estimator.core.matching import SMALL
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 
+from .catalog import coded_line
+
 SCHEDULES = load_schedules(DEFAULT_DIRECTORY)
-CODES = sorted(SCHEDULES.procedures.index)
 PAYERS = sorted(SCHEDULES.payers.index)
 REGIONS = ["", *sorted(SCHEDULES.regions.index)]
 money = st.one_of(st.just(""), st.integers(0, 8000).map(str), st.floats(0, 8000, allow_nan=False).map(repr))
@@ -20,9 +21,7 @@ money = st.one_of(st.just(""), st.integers(0, 8000).map(str), st.floats(0, 8000,
 
 @st.composite
 def requests(draw):
-    code = draw(st.sampled_from(CODES))
-    indicator = SCHEDULES.procedures.at[code, "bilateral_indicator"]
-    modifiers = draw(st.sampled_from(["", "RT", "LT"] if indicator == 9 else ["", "RT", "LT", "50", "RT LT"]))
+    code, modifiers = draw(coded_line(SCHEDULES))
     return {
         "cpt_code": code,
         "payer_id": draw(st.sampled_from(PAYERS)),

@@ -23,7 +23,12 @@ BAD_CASES = [
     ("setting", {"setting": "home"}, "setting", "Must be one of: office, asc, hospital_outpatient."),
     ("network", {"network": "maybe"}, "network", "Must be one of: in, out."),
     ("setting is exact", {"setting": "Office"}, "setting", "Must be one of: office, asc, hospital_outpatient."),
-    ("unsupported modifier", {"modifiers": "59"}, "modifiers", "Unsupported modifier '59'; supported: 50, RT, LT."),
+    (
+        "unsupported modifier",
+        {"modifiers": "QZ"},
+        "modifiers",
+        "Unsupported modifier 'QZ'; supported: 50, RT, LT, 26, TC, 25, 51, 59, 76, 77, 79, XE, XP, XS, XU.",
+    ),
     ("repeated modifier", {"modifiers": "RT RT"}, "modifiers", "Modifier 'RT' is repeated."),
     ("50 with a side", {"modifiers": "50,LT"}, "modifiers", "Modifier 50 cannot be combined with RT or LT."),
     (

@@ -156,7 +156,8 @@ def test_environment_variable_points_at_another_directory(monkeypatch, schedule_
 
 
 def test_shipped_schedules_load(shipped):
-    assert len(shipped.procedures) == 29
+    assert len(shipped.keys["cpt_code"]) == 7360  # the CY2025 RVU file's payable codes, and 20971
+    assert (shipped.procedures["modifier"].value_counts().to_dict()) == {"": 7360, "26": 825, "TC": 825}
     assert len(shipped.regions) == 109
     assert shipped.zip_regions["zip3"].str.len().eq(3).all()
 
@@ -174,11 +175,11 @@ def test_check_schedules_command_reports_line_and_column(schedule_copy):
 def test_check_schedules_command_accepts_the_shipped_data():
     out = subprocess.run([sys.executable, "-m", "estimator", "check-schedules"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "OK. 29 procedures" in out.stdout
+    assert "OK. 7,360 procedure codes (1,650 component rows, 26 or TC)" in out.stdout
 
 
 ENCOUNTER_COLUMNS = [
-    ("procedures.csv", "multiple_procedure_indicator", "3", "'3' is not one of: 0, 2, 9"),
+    ("procedures.csv", "multiple_procedure_indicator", "X", "'X' is not one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
     ("procedures.csv", "addon_to", "99999", "'99999' is not a code in procedures.csv"),
     ("procedures.csv", "addon_to", "SELF", "an add-on code cannot be its own primary"),
     ("payers.csv", "multiple_procedure_factor", "0", "must be greater than 0"),

@@ -15,6 +15,7 @@ from estimator.core.answer import to_answer, to_encounter_answer
 from estimator.core.engine import estimate
 from estimator.core.schedules import DEFAULT_DIRECTORY, load_schedules
 
+from .catalog import coded_line
 from .conftest import DATA, TEST_SCHEDULES
 
 SCHEDULE_SETS = {
@@ -34,16 +35,18 @@ def request_fields(draw, schedules):
     def pick(good, bad):
         return draw(bad if draw(st.integers(0, 39)) == 0 else good)
 
-    codes = sorted(schedules.procedures.index)
+    code, modifiers = draw(coded_line(schedules))
     payers = sorted(schedules.payers.index)
     regions = sorted(schedules.regions.index)
     zips = sorted(schedules.zip_map)
     fields = {
-        "cpt_code": pick(st.sampled_from([*codes, codes[0].lower() + " "]), st.sampled_from(["", "00000"])),
+        "cpt_code": pick(st.sampled_from([code, code.lower() + " "]), st.sampled_from(["", "00000"])),
         "payer_id": pick(st.sampled_from([*payers, payers[0].upper()]), st.sampled_from(["", "nobody"])),
         "setting": pick(st.sampled_from(["", "office", "asc", "hospital_outpatient"]), st.just("home")),
         "network": pick(st.sampled_from(["", "in", "out"]), st.just("maybe")),
-        "modifiers": pick(st.sampled_from(["", "RT", "LT", "50", "RT LT", "rt,lt"]), st.sampled_from(["50 RT", "XX"])),
+        "modifiers": pick(
+            st.sampled_from([modifiers, modifiers.lower().replace(" ", ",")]), st.sampled_from(["50 RT", "XX", "26 TC"])
+        ),
         "units": pick(st.sampled_from(["", "1", "2", "3", "7", "2.0", " 4 "]), st.sampled_from(["0", "1.5", "two"])),
         "date_of_service": pick(
             st.one_of(st.just(""), st.dates(dt.date(2023, 6, 1), dt.date(2027, 12, 31)).map(dt.date.isoformat)),
@@ -106,12 +109,12 @@ def encounter_fields(draw, schedules):
     """An encounter: one request's shared fields and 1 to 6 lines (a few more rarely), some codes twice."""
     shared = {k: v for k, v in draw(request_fields(schedules)).items() if k not in ("cpt_code", "modifiers", "units")}
     count = draw(st.one_of(st.integers(1, 6), st.integers(7, 20)))
-    codes = sorted(schedules.procedures.index)
     lines = []
     for _ in range(count):
+        code, modifiers = draw(coded_line(schedules))
         line = {
-            "cpt_code": draw(st.sampled_from(codes)),
-            "modifiers": draw(st.sampled_from(["", "", "", "RT", "LT", "50"])),
+            "cpt_code": code,
+            "modifiers": modifiers,
             "units": draw(st.sampled_from(["", "1", "2", "3"])),
         }
         if draw(st.integers(0, 49)) == 0:  # now and then a line the rules refuse

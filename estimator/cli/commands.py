@@ -359,7 +359,9 @@ def _check(directory, today):
     first, last = schedules.coverage()
     dates = f"rates from {first} to {last or 'open'}" if first else "no rates: every code is priced on its baseline"
     print(
-        f"{schedules.directory}: OK. {len(schedules.procedures)} procedures, {len(schedules.payers)} payers, "
+        f"{schedules.directory}: OK. {len(schedules.keys['cpt_code']):,} procedure codes "
+        f"({len(schedules.procedures) - len(schedules.keys['cpt_code']):,} component rows, 26 or TC), "
+        f"{len(schedules.payers)} payers, "
         f"{len(schedules.rates)} rate rows, {len(schedules.regions)} regions, {len(schedules.zip_regions)} ZIP "
         f"prefixes, {len(schedules.prior_auth)} prior-authorization rules; {dates}."
     )

@@ -97,6 +97,9 @@ def _figures(row):
 
 
 def _baseline(row):
+    """The code's national range, or None where none is on file."""
+    if math.isnan(row["baseline_typical"]):
+        return None
     return {
         "low": float(row["baseline_low"]),
         "expected": float(row["baseline_typical"]),
@@ -346,12 +349,23 @@ def _region_line(row):
 
 
 def _explain_out_of_network(row):
-    lines = [
-        f"Estimated billed charge: baseline range {_money(row['baseline_low'])} / {_money(row['baseline_typical'])} / "
-        f"{_money(row['baseline_high'])}{_billed_factors(row)} = {_money_levels(row, 'billed')}."
-    ]
+    if row["oon_billed_unknown"]:
+        lines = ["Estimated billed charge: unknown (no national range is on file for this code)."]
+    else:
+        lines = [
+            f"Estimated billed charge: baseline range {_money(row['baseline_low'])} / "
+            f"{_money(row['baseline_typical'])} / {_money(row['baseline_high'])}{_billed_factors(row)} = "
+            f"{_money_levels(row, 'billed')}."
+        ]
     if not row["oon_covered"]:
         lines.append("Out of network and not covered: allowed amount $0.00; you owe the whole billed charge.")
+        return lines
+    if row["oon_billed_unknown"]:
+        lines.append(
+            f"Out of network: the plan allows {_decimal(row['oon_factor'])} of the in-network amount: "
+            f"{_money(row['in_network_expected'])} x {_decimal(row['oon_factor'])} = "
+            f"{_money(row['allowed_expected'])} (expected); any balance bill could not be estimated."
+        )
         return lines
     lines.append(
         f"Out of network: the plan allows {_decimal(row['oon_factor'])} of the in-network amount: "

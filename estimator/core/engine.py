@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import encounters, pipeline
+from . import encounters, pipeline, pricing
 from .arith import ARRAYS
 from .glossary import LEVELS, levels
 from .intake import Intake, parse_requests
@@ -131,6 +131,7 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
             MONEY if explain else BATCH_MONEY_COLUMNS,
         )
     result["encounter"] = visits.encounter
+    result, valid = _refuse_unpriced(result, valid, intake)
     result, valid = _refuse_non_finite(result, valid, intake)
 
     columns = result if valid.all() else {name: _expand(values, valid) for name, values in result.items()}
@@ -147,6 +148,42 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
 #: load keep this from happening; this is the last guard that no answer ever holds a non-finite number).
 NOT_FINITE = "The fee schedules give this request figures too large to compute."
 GUARDED = [f"{prefix}_{level}" for prefix in ("allowed", "patient", "payer", "balance_billing") for level in LEVELS]
+
+
+def no_rate_and_no_range(payer_name, code):
+    """Step 2: the message of a code the payer has no rate for and no national range is on file for."""
+    return f"No rate of {payer_name} for procedure {code} and no national range is on file, so it cannot be estimated."
+
+
+def _refuse_unpriced(result, valid, intake):
+    """Refuse the lines whose professional fee would fall back on a national range the code does not have
+    (a 422 on ``cpt_code``), and the other lines of their encounters."""
+    unpriced = pricing.cannot_price(ARRAYS, result)
+    if not unpriced.any():
+        return result, valid
+    encounter = result["encounter"]
+    blocked = np.isin(encounter, encounter[unpriced])
+    rows = np.flatnonzero(valid)
+    codes = np.full(intake.size, None, dtype=object)
+    for i in np.flatnonzero(unpriced):
+        codes[rows[i]] = no_rate_and_no_range(result["payer_name"][i], result["cpt_code"][i])
+    intake.messages["cpt_code"] = _merged(intake.messages.get("cpt_code"), codes)
+    others = np.full(intake.size, None, dtype=object)
+    others[rows[blocked & ~unpriced]] = OTHER_LINE_INVALID
+    intake.messages["encounter"] = _merged(intake.messages.get("encounter"), others)
+    keep = ~blocked
+    n = int(valid.sum())
+    result = {k: v[keep] if isinstance(v, np.ndarray) and len(v) == n else v for k, v in result.items()}
+    valid = valid.copy()
+    valid[rows[blocked]] = False
+    return result, valid
+
+
+def _merged(messages, more):
+    """Per row, the messages already there, else the new ones."""
+    if messages is None:
+        return more
+    return np.where(messages != None, messages, more)  # noqa: E711 - elementwise on object arrays
 
 
 def _refuse_non_finite(result, valid, intake):
@@ -187,7 +224,7 @@ class _Finder:
 
     def place(self, r):
         schedules = self.schedules
-        r["procedure_position"] = schedules.positions("procedures", r["cpt_code"])
+        r["procedure_position"] = schedules.positions("procedures", r["procedure_key"])
         r["payer_position"] = schedules.positions("payers", r["payer_id"])
         r["region_position"] = schedules.positions("regions", r["region_id"])
         r["period"] = schedules.period_of(r["date_of_service"])

@@ -9,7 +9,18 @@ BASES = ("amount", "baseline", "rvu")
 PAYER_KINDS = ("medicare", "medicaid", "commercial", "self_pay")
 PA_STATUSES = ("required", "not_required", "conditional")
 BILATERAL_INDICATORS = (0, 1, 2, 3, 9)
-SUPPORTED_MODIFIERS = ("50", "RT", "LT")
+#: Modifiers that change a figure: bilateral and sides (SPEC section 4, step 5), components (section 11).
+PRICING_MODIFIERS = ("50", "RT", "LT", "26", "TC")
+#: Modifiers accepted without changing a figure (section 11): a visit apart from a procedure, multiple or
+#: distinct procedures, repeats, procedures in a global period.
+INFORMATIONAL_MODIFIERS = ("25", "51", "59", "76", "77", "79", "XE", "XP", "XS", "XU")
+SUPPORTED_MODIFIERS = PRICING_MODIFIERS + INFORMATIONAL_MODIFIERS
+#: The component modifiers in words.
+COMPONENT_WORDS = {"26": "professional component (modifier 26)", "TC": "technical component (modifier TC)"}
+#: E/M office visit codes, which a procedure's global period may include (section 11).
+VISIT_CODES = tuple(f"992{n:02d}" for n in (2, 3, 4, 5, 11, 12, 13, 14, 15))
+#: Global periods of the procedures that include a same-day visit unless it carries modifier 25.
+SHORT_GLOBAL_DAYS = ("0", "10")
 LEVELS = ("low", "expected", "high")
 
 #: Two-letter postal codes of the US states, the District of Columbia and the territories.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .glossary import (
+    COMPONENT_WORDS,
     MAX_MONEY,
     MAX_UNITS,
     MONEY_FIELDS,
@@ -23,7 +24,7 @@ from .glossary import (
     SUPPORTED_MODIFIERS,
 )
 from .matching import factorize
-from .schedules import day_from_iso
+from .schedules import day_from_iso, procedure_key
 
 MISSING = "Missing data for required field."
 NOT_INTEGER = "Not a valid integer."
@@ -33,6 +34,10 @@ NOT_DATE = "Not a valid date."
 BAD_ZIP = "Not a valid ZIP code: give 5 digits, or ZIP+4 as 12345-6789."
 REGION_AND_ZIP = "Give region_id or zip, not both."
 MODIFIER_50_WITH_SIDE = "Modifier 50 cannot be combined with RT or LT."
+MODIFIER_26_WITH_TC = (
+    "Modifiers 26 and TC cannot be combined: 26 is the professional component, TC the technical one; give "
+    "neither for the whole service."
+)
 
 
 def one_of(choices):
@@ -171,17 +176,21 @@ def _number(text):
 
 
 def _modifiers(text):
-    """Normalise one modifiers cell: (canonical text, bilateral, message or None)."""
+    """Normalise one modifiers cell: (canonical text, bilateral, component, message or None); the component
+    is ``""`` (the global service), ``26`` or ``TC``."""
     tokens = [t.upper() for t in _MODIFIER_SPLIT.split(text) if t]
     for t in tokens:
         if t not in SUPPORTED_MODIFIERS:
-            return "", False, f"Unsupported modifier '{t}'; supported: {', '.join(SUPPORTED_MODIFIERS)}."
+            return "", False, "", f"Unsupported modifier '{t}'; supported: {', '.join(SUPPORTED_MODIFIERS)}."
     for t in tokens:
         if tokens.count(t) > 1:
-            return "", False, f"Modifier '{t}' is repeated."
+            return "", False, "", f"Modifier '{t}' is repeated."
     if "50" in tokens and ("RT" in tokens or "LT" in tokens):
-        return "", False, MODIFIER_50_WITH_SIDE
-    return " ".join(tokens), "50" in tokens or ("RT" in tokens and "LT" in tokens), None
+        return "", False, "", MODIFIER_50_WITH_SIDE
+    if "26" in tokens and "TC" in tokens:
+        return "", False, "", MODIFIER_26_WITH_TC
+    component = "26" if "26" in tokens else "TC" if "TC" in tokens else ""
+    return " ".join(tokens), "50" in tokens or ("RT" in tokens and "LT" in tokens), component, None
 
 
 # The rules of SPEC section 3, one function per field: a stripped text cell in, (value, message or None)
@@ -236,9 +245,20 @@ def network_rule(text, schedules=None):
 
 
 def modifiers_rule(text, schedules=None):
-    """``modifiers``: ((canonical text, bilateral), message)."""
-    canonical, bilateral, message = _modifiers(text)
-    return (canonical, bilateral), message
+    """``modifiers``: ((canonical text, bilateral, component), message)."""
+    canonical, bilateral, component, message = _modifiers(text)
+    return (canonical, bilateral, component), message
+
+
+def no_component(code, component):
+    """The message of a 26 or TC line for a code without that component's row (on ``modifiers``)."""
+    return f"Procedure {code} has no {COMPONENT_WORDS[component]} on file: bill it without {component}."
+
+
+def line_procedure(code, component, known):
+    """The procedure row label of a line (its code, or code and component), and whether it is on file."""
+    key = procedure_key(code, component)
+    return key, key in known
 
 
 def refuses_bilateral(bilateral, indicator):
@@ -355,6 +375,7 @@ def parse_requests(raw, schedules, today):
         if field == "modifiers":
             out["modifiers"] = column.rows([v[0] for v, _ in results])
             out["bilateral"] = column.rows([v[1] for v, _ in results], bool)
+            out["component"] = column.rows([v[2] for v, _ in results])
         else:
             out[field] = column.rows([v for v, _ in results], _DTYPES.get(field, object))
 
@@ -365,7 +386,17 @@ def parse_requests(raw, schedules, today):
     out["region_id"] = np.where(given_zip, out.pop("zip"), out["region_id"])
     out["zip"] = zips.rows(zips.values)
 
-    position = schedules.positions("procedures", out["cpt_code"])
+    keys = _procedure_keys(out["cpt_code"], out["component"])
+    position = schedules.positions("procedures", keys)
+    missing = (position < 0) & (out["component"] != "")
+    if missing.any():
+        codes = out["cpt_code"]
+        message = np.array([no_component(codes[i], out["component"][i]) if missing[i] else None for i in range(n)])
+        known = np.array([c in schedules.keys["cpt_code"] for c in codes], dtype=bool)
+        msgs.add("modifiers", missing & known, message)
+        position = np.where(missing, schedules.positions("procedures", codes), position)
+        keys = np.where(missing, codes, keys)
+    out["procedure_key"] = keys
     indicator = schedules.arrays["procedures"]["bilateral_indicator"][position]
     refused = refuses_bilateral(out["bilateral"], indicator)
     if refused.any():
@@ -377,6 +408,19 @@ def parse_requests(raw, schedules, today):
 
     ordered = {f: msgs.by_field[f] for f in REQUEST_FIELDS if f in msgs.by_field}
     return Intake(columns=out, messages=ordered, size=n)
+
+
+_KEYS = np.frompyfunc(procedure_key, 2, 1)
+
+
+def _procedure_keys(codes, components):
+    """The procedure row label of each line (:func:`.schedules.procedure_key` of the lines with a component)."""
+    part = components != ""
+    if not part.any():
+        return codes
+    keys = np.array(codes, dtype=object, copy=True)
+    keys[part] = _KEYS(keys[part], components[part])
+    return keys
 
 
 #: The dtype of each field's values (others are objects).

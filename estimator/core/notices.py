@@ -5,7 +5,7 @@ import datetime as dt
 import functools
 
 from .arith import formula
-from .glossary import BENEFIT_FIELDS, MESSAGE_SEPARATOR
+from .glossary import BENEFIT_FIELDS, MESSAGE_SEPARATOR, SHORT_GLOBAL_DAYS, VISIT_CODES
 from .pricing import in_facility
 
 NO_REGION = 1 << 0
@@ -20,6 +20,8 @@ PA_UNKNOWN = 1 << 8
 DEFAULTED = {field: 1 << (9 + i) for i, field in enumerate(BENEFIT_FIELDS)}
 MULTIPLE_REDUCED = 1 << 13
 SELF_PAY_BASELINE = 1 << 14
+OON_BILLED_UNKNOWN = 1 << 15
+RARE_SETTING = 1 << 16
 
 BENEFIT_NAMES = {
     "deductible": "deductible",
@@ -42,6 +44,10 @@ WARNINGS = {
     OON_BILLED: "The out-of-network billed charge is estimated from the national baseline range.",
     SELF_PAY_IGNORED: "Self-pay: network and plan benefits do not apply; the patient pays the whole amount.",
     PA_UNKNOWN: "No prior-authorization rule is on file for this payer, code and setting.",
+    OON_BILLED_UNKNOWN: "No national range is on file for this code, so the out-of-network billed charge, and "
+    "any balance bill, could not be estimated: the balance bill is shown as $0.00 and may be more.",
+    RARE_SETTING: "Medicare's fee schedule marks this service as rarely or never done in this setting: its "
+    "practice-expense figures here are those of the other setting.",
     MULTIPLE_REDUCED: "Paid at a reduced rate as a further procedure of the visit (multiple-procedure reduction).",
 }
 
@@ -101,6 +107,52 @@ def addon_notes(ops, visits, procedures, pairs):
         r["addon_note"] = note
 
 
+def global_visit_note(visit, procedure, days):
+    """Section 11: an E/M visit billed with a procedure of a 0- or 10-day global period, without modifier 25."""
+    return (
+        f"Visit {visit} is on the day of procedure {procedure}, which has a {days}-day global period: the visit is "
+        "usually paid as part of the procedure unless it is significant and separately identifiable (modifier 25 "
+        "on the visit)."
+    )
+
+
+def _visit_without_25(code, modifiers):
+    return code in VISIT_CODES and "25" not in modifiers.split()
+
+
+def _short_global(days):
+    return days in SHORT_GLOBAL_DAYS
+
+
+@formula
+def global_notes(ops, visits):
+    """Per line, ``global_note``: the warning of an E/M visit (99202-99215) without modifier 25 whose visit
+    has a procedure of a 0- or 10-day global period (the first such procedure in fee order is named)."""
+    for r in visits.parts:
+        r["short_global"] = ops.each(_short_global, r["global_days"], dtype=bool)
+    found = code = days = None
+    for flag, line_code, line_days in zip(
+        visits.ranked("short_global", False),
+        visits.ranked("cpt_code", ""),
+        visits.ranked("global_days", ""),
+        strict=True,
+    ):
+        if found is None:
+            found, code, days = flag, ops.where(flag, line_code, ""), ops.where(flag, line_days, "")
+        else:
+            code = ops.where(found, code, ops.where(flag, line_code, ""))
+            days = ops.where(found, days, ops.where(flag, line_days, ""))
+            found = found | flag
+    for r in visits.parts:
+        applies = ops.each(_visit_without_25, r["cpt_code"], r["modifiers"], dtype=bool) & visits.along(found)
+        note = ops.fill(r["cpt_code"], "")
+        if ops.any(applies):
+            note = ops.where(
+                applies, ops.each(global_visit_note, r["cpt_code"], visits.along(code), visits.along(days)), ""
+            )
+        r["global_note"] = note
+
+
 @formula
 def carried_notes(ops, r):
     """Per line, the warnings of what step 2 carried forward: ``carried_notes`` (text, or "")."""
@@ -139,7 +191,9 @@ def warning_flags(ops, r):
         NO_FACILITY_RATE: in_facility(r["setting"]) & ops.not_(r["facility_priced"]),
         BILATERAL_ONE_SIDE: r["bilateral"] & (r["bilateral_indicator"] == 0),
         OON_NOT_COVERED: r["oon_applied"] & ops.not_(r["oon_covered"]),
-        OON_BILLED: r["oon_applied"],
+        OON_BILLED: r["oon_applied"] & ops.not_(r["oon_billed_unknown"]),
+        OON_BILLED_UNKNOWN: r["oon_billed_unknown"],
+        RARE_SETTING: ops.where(r["setting"] == "office", r["pe_nonfacility_na"], r["pe_facility_na"]),
         PA_UNKNOWN: r["pa_status"] == "unknown",
         MULTIPLE_REDUCED: r["reduction_factor"] < 1,
     }
@@ -165,6 +219,7 @@ def warning_text(ops, r, today):
         r["professional_note"],
         r["facility_note"],
         r["addon_note"],
+        r["global_note"],
     )
 
 

@@ -39,6 +39,10 @@ PROCEDURE_COLUMNS = (
     "mp_rvu",
     "multiple_procedure_indicator",
     "addon_to",
+    "rvu_share",
+    "global_days",
+    "pe_nonfacility_na",
+    "pe_facility_na",
 )
 REGION_COLUMNS = ("geo_factor", "gpci_work", "gpci_pe", "gpci_mp")
 
@@ -90,7 +94,7 @@ def estimate_visits(ops, visits, finder, schedules, tables, today, money):
     visits.rank("unit_fee")
     encounters.reduction(ops, visits)  # E2
     for r in visits.parts:
-        pricing.apply_reduction(r)
+        pricing.apply_reduction(ops, r)
         pricing.out_of_network(ops, r)  # step 7, E3
         row, carried = finder.rows(r, schedules.benefit_index, (r["payer_id"],))
         cost_sharing.resolve_benefits(ops, r, periods, payers, row, carried)
@@ -99,6 +103,7 @@ def estimate_visits(ops, visits, finder, schedules, tables, today, money):
     cost_sharing.share_costs(ops, visits)  # step 8, E4
     encounters.status(ops, visits)  # E6
     notices.addon_notes(ops, visits, tables["procedures"], schedules.addon_pairs)
+    notices.global_notes(ops, visits)
     for r in visits.parts:
         notices.carried_notes(ops, r)
         notices.warning_flags(ops, r)

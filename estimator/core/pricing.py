@@ -9,6 +9,7 @@ import math
 
 from .arith import formula
 from .glossary import levels
+from .money import dollars
 
 #: Payment factor for a bilateral request by bilateral indicator 0-9 (SPEC step 5); 9 is refused at intake.
 BILATERAL_FACTOR = {0: 1.0, 1: 1.5, 2: 1.0, 3: 2.0}
@@ -96,7 +97,9 @@ def price_component(ops, r, rates, row, carried, component):
     r[names["rvus"]] = ops.where(priced, rvus, NAN)
     r[names["note"]] = ops.where(priced, rates["note"][row], "")
     is_baseline = basis == "baseline"
-    per_unit = ops.where(is_rvu, rvus, 1.0) * value
+    # amount: the global service's figure, times the row's share of its RVUs for a 26 or TC line (section 11);
+    # a component row's baseline range is already its share of the global range (see schedules).
+    per_unit = ops.where(is_rvu, rvus, r["rvu_share"]) * value
     for name, baseline in zip(names["levels"], BASELINES, strict=True):
         unit_amount = ops.where(is_baseline, r[baseline] * value, per_unit)
         r[name] = ops.where(priced, unit_amount * scale, 0.0)
@@ -113,14 +116,23 @@ _COMPONENT_NAMES = {
 }
 
 
-def apply_reduction(r):
-    """E2: both components, and the in-network allowed amount ``in_network_*`` (``A`` before step 7),
-    after the line's ``reduction_factor``."""
+@formula
+def cannot_price(ops, r):
+    """Step 2: the professional fee falls back on the national range, and the code has none (a 422)."""
+    return r["professional_fallback"] & ops.not_(r["has_baseline"])
+
+
+@formula
+def apply_reduction(ops, r):
+    """E2: both components after the line's ``reduction_factor``, rounded to cents (step 10's rule), and the
+    in-network allowed amount ``in_network_*`` (``A`` before step 7), their sum: the fees an estimate shows
+    add up to its allowed amount to the cent."""
     factor = r["reduction_factor"]
     for professional, facility, in_network in _REDUCED:
-        professional_amount = r[professional] = r[professional] * factor
-        facility_amount = r[facility] = r[facility] * factor
-        r[in_network] = professional_amount + facility_amount
+        whole_professional, whole_facility = ops.cents_many([r[professional] * factor, r[facility] * factor])
+        r[professional] = dollars(whole_professional)
+        r[facility] = dollars(whole_facility)
+        r[in_network] = dollars(whole_professional + whole_facility)
 
 
 _REDUCED = tuple(zip(levels("professional"), levels("facility"), levels("in_network"), strict=True))
@@ -142,11 +154,16 @@ def out_of_network(ops, r):
     r["oon_applied"] = applied
     r["oon_covered"] = applied & covered
     balance_billing = r["balance_billing"]
+    # A code with no baseline range: the billed charge is unknown, and so is any balance bill (shown as 0,
+    # with a warning).
+    known = r["has_baseline"]
+    r["oon_billed_unknown"] = applied & ops.not_(known)
     for in_network, baseline, billed_name, allowed_name, balance_name in _OUT_OF_NETWORK:
         a = r[in_network]
         billed = r[baseline] * scale
         oon_allowed = ops.where(covered, a * factor, 0.0)
         balance = ops.where(covered, ops.where(balance_billing, ops.maximum(0.0, billed - oon_allowed), 0.0), billed)
+        balance = ops.where(known, balance, 0.0)
         r[billed_name] = ops.where(applied, billed, NAN)
         r[allowed_name] = ops.where(applied, oon_allowed, a)
         r[balance_name] = ops.where(applied, balance, 0.0)

@@ -118,8 +118,14 @@ class Column:
     optional: bool = False
 
 
-#: Multiple-procedure indicators (SPEC section 7): only 2 is reduced when several procedures are done.
-MULTIPLE_PROCEDURE_INDICATORS = ("0", "2", "9")
+#: Multiple-procedure indicators (SPEC section 7; the RVU file's 0-9): only 2 is reduced when several
+#: procedures are done.
+MULTIPLE_PROCEDURE_INDICATORS = tuple(str(i) for i in range(10))
+#: A procedure row's modifier (SPEC section 11): blank for the global service, or one of its components.
+COMPONENT_MODIFIERS = ("26", "TC")
+#: Global periods (SPEC section 2); the three-digit forms are read as the others.
+GLOBAL_DAYS = ("0", "10", "90", "MMM", "XXX", "YYY", "ZZZ", "000", "010", "090")
+BASELINE_COLUMNS = ("baseline_low", "baseline_typical", "baseline_high")
 
 #: The benefit figures of payers.csv and of benefit_periods.csv.
 BENEFIT_COLUMNS = (
@@ -132,11 +138,10 @@ BENEFIT_COLUMNS = (
 FILES = {
     "procedures.csv": (
         Column("cpt_code", "pattern", choices=(CPT_PATTERN, "a 5-character CPT or HCPCS code")),
+        Column("modifier", "choice", required=False, choices=COMPONENT_MODIFIERS, optional=True),
         Column("description", "text"),
         Column("category", "text", required=False),
-        Column("baseline_low", "number", minimum=0, maximum=MAX_MONEY),
-        Column("baseline_typical", "number", minimum=0, maximum=MAX_MONEY),
-        Column("baseline_high", "number", minimum=0, maximum=MAX_MONEY),
+        *(Column(name, "number", required=False, minimum=0, maximum=MAX_MONEY) for name in BASELINE_COLUMNS),
         Column("bilateral_indicator", "choice", choices=tuple(str(i) for i in BILATERAL_INDICATORS)),
         Column("work_rvu", "number", required=False, minimum=0, maximum=MAX_RVU),
         Column("pe_rvu_nonfacility", "number", required=False, minimum=0, maximum=MAX_RVU),
@@ -150,6 +155,10 @@ FILES = {
             optional=True,
         ),
         Column("addon_to", "text", required=False, optional=True),
+        Column("pctc_indicator", "choice", required=False, choices=tuple(str(i) for i in range(10)), optional=True),
+        Column("global_days", "choice", required=False, choices=GLOBAL_DAYS, optional=True),
+        Column("pe_nonfacility_na", "choice", required=False, choices=("NA",), optional=True),
+        Column("pe_facility_na", "choice", required=False, choices=("NA",), optional=True),
     ),
     "payers.csv": (
         Column("payer_id", "pattern", choices=(PAYER_PATTERN, "lower-case letters, digits, '-' and '_'")),
@@ -334,14 +343,18 @@ def _parse_columns(file, frame, lines, spec, problems):
     return typed
 
 
-def _unique_key(file, typed, key, problems):
-    dup = typed.duplicated(key, keep=False).to_numpy() & (typed[key] != "").to_numpy()
+def _unique_key(file, typed, key, problems, also=()):
+    """Each value of ``key`` (with the columns ``also``: together the key) once; the second and later rows
+    of a value are reported on ``key``."""
+    columns = [key, *also]
+    dup = typed.duplicated(columns, keep=False).to_numpy() & (typed[key] != "").to_numpy()
     report = _Collector(file, typed["line"], problems)
-    first_line = typed.groupby(key)["line"].transform("min").to_numpy()
+    first_line = typed.groupby(columns)["line"].transform("min").to_numpy()
+    shown = typed[key].str.cat([typed[c] for c in also], sep=" ").str.strip() if also else typed[key]
     report.add(
         dup & (typed["line"].to_numpy() != first_line),
         key,
-        [f"'{v}' is listed twice (first on line {f})" for v, f in zip(typed[key], first_line, strict=True)],
+        [f"'{v}' is listed twice (first on line {f})" for v, f in zip(shown, first_line, strict=True)],
     )
 
 
@@ -492,7 +505,7 @@ class Schedules:
     def keys(self):
         """The sets of known procedure codes, payer ids and region ids."""
         return {
-            "cpt_code": frozenset(self.procedures.index),
+            "cpt_code": frozenset(self.procedures.loc[self.procedures["modifier"] == "", "cpt_code"]),
             "payer_id": frozenset(self.payers.index),
             "region_id": frozenset(self.regions.index),
         }
@@ -616,19 +629,25 @@ def _cross_checks(t, problems):
     regions, zips, rules = t["regions.csv"], t["zip_regions.csv"], t["prior_auth_rules.csv"]
     periods = t["benefit_periods.csv"]
 
-    _unique_key("procedures.csv", procedures, "cpt_code", problems)
+    _unique_key("procedures.csv", procedures, "cpt_code", problems, also=("modifier",))
+    _components_of_known_codes(procedures, problems)
     _unique_key("payers.csv", payers, "payer_id", problems)
     _unique_key("regions.csv", regions, "region_id", problems)
     _unique_key("zip_regions.csv", zips, "zip3", problems)
 
     _addon_references(procedures, problems)
 
-    order = procedures[["baseline_low", "baseline_typical", "baseline_high"]].to_numpy()
+    order = procedures[list(BASELINE_COLUMNS)].to_numpy()
     report = _Collector("procedures.csv", procedures["line"], problems)
     report.add(order[:, 0] > order[:, 1], "baseline_typical", "must be at least baseline_low")
     report.add(order[:, 1] > order[:, 2], "baseline_high", "must be at least baseline_typical")
+    given = ~np.isnan(order)
+    partial = given.any(axis=1) & ~given.all(axis=1)
+    for i, name in enumerate(BASELINE_COLUMNS):
+        report.add(partial & ~given[:, i], name, "give all three baseline columns, or none (no range known)")
 
-    codes, payer_ids, region_ids = procedures["cpt_code"], payers["payer_id"], regions["region_id"]
+    global_rows = procedures[procedures["modifier"] == ""]
+    codes, payer_ids, region_ids = global_rows["cpt_code"], payers["payer_id"], regions["region_id"]
     _reference("payer_fee_schedule.csv", rates, "payer_id", payer_ids, "payer in payers.csv", problems)
     _reference("payer_fee_schedule.csv", rates, "cpt_code", codes, "code in procedures.csv", problems, star=True)
     _reference("payer_fee_schedule.csv", rates, "region_id", region_ids, "region in regions.csv", problems, star=True)
@@ -647,8 +666,8 @@ def _cross_checks(t, problems):
         "basis",
         "the rvu basis prices the professional component only",
     )
-    # An exact-code rvu row needs the RVUs of its setting.
-    rvus = procedures.drop_duplicates("cpt_code").set_index("cpt_code")
+    # An exact-code rvu row needs the RVUs of its setting (the code's global row).
+    rvus = global_rows.drop_duplicates("cpt_code").set_index("cpt_code")
     has_work_mp = rvus["work_rvu"].notna() & rvus["mp_rvu"].notna()
     needs_nf = rates["setting"].isin(["office", "*"]).to_numpy()
     needs_f = rates["setting"].isin(["asc", "hospital_outpatient", "*"]).to_numpy()
@@ -689,6 +708,23 @@ def addon_primaries(text):
     return [code for code in re.split(r"[\s,;]+", text) if code]
 
 
+def _components_of_known_codes(procedures, problems):
+    """A ``26`` or ``TC`` row prices a component of a code whose global row (no modifier) is in the file."""
+    known = set(procedures.loc[procedures["modifier"] == "", "cpt_code"])
+    orphan = (procedures["modifier"] != "").to_numpy() & ~procedures["cpt_code"].isin(known).to_numpy()
+    _Collector("procedures.csv", procedures["line"], problems).add(
+        orphan,
+        "modifier",
+        (
+            "a '"
+            + procedures["modifier"]
+            + "' row needs a row of code '"
+            + procedures["cpt_code"]
+            + "' without a modifier (the global service)"
+        ).tolist(),
+    )
+
+
 def _addon_references(procedures, problems):
     """Each code an add-on names must be a code of the file, and not the add-on itself."""
     known = set(procedures["cpt_code"])
@@ -707,8 +743,40 @@ def _addon_references(procedures, problems):
     report.add(bad, "addon_to", messages)
 
 
+def procedure_key(code, modifier):
+    """The label of a procedure row: its code, or for a component row its code and modifier (71046-26)."""
+    return f"{code}-{modifier}" if modifier else code
+
+
+def _components(procedures):
+    """Per row, its share of its code's global RVUs (1.0 for a global row: SPEC section 11, how ``amount``
+    and ``baseline`` rates price a component); and each component row's baseline range, the global range
+    times that share where the file gives none."""
+    total_nf = procedures["work_rvu"] + procedures["pe_rvu_nonfacility"] + procedures["mp_rvu"]
+    total_f = procedures["work_rvu"] + procedures["pe_rvu_facility"] + procedures["mp_rvu"]
+    is_global = (procedures["modifier"] == "").to_numpy()
+    global_at = pd.Series(np.flatnonzero(is_global), index=procedures["cpt_code"].to_numpy()[is_global])
+    at = global_at.reindex(procedures["cpt_code"]).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_nf = total_nf.to_numpy() / total_nf.to_numpy()[at]
+        share_f = total_f.to_numpy() / total_f.to_numpy()[at]
+    share = np.where(np.isfinite(share_nf), share_nf, share_f)
+    share = np.where(is_global | ~np.isfinite(share), 1.0, share)
+    procedures["rvu_share"] = share
+    for name in BASELINE_COLUMNS:
+        own = procedures[name].to_numpy()
+        procedures[name] = np.where(is_global | ~np.isnan(own), own, procedures[name].to_numpy()[at] * share)
+
+
 def _build(directory, t, content_hash):
-    procedures = t["procedures.csv"].drop(columns="line")
+    procedures = t["procedures.csv"].drop(columns="line").reset_index(drop=True)
+    _components(procedures)
+    procedures["global_days"] = procedures["global_days"].replace({"000": "0", "010": "10", "090": "90"})
+    for column in ("pe_nonfacility_na", "pe_facility_na"):
+        procedures[column] = (procedures[column] == "NA").to_numpy()
+    procedures["key"] = [
+        procedure_key(c, m) for c, m in zip(procedures["cpt_code"], procedures["modifier"], strict=True)
+    ]
     procedures["bilateral_indicator"] = procedures["bilateral_indicator"].astype("int64")
     indicator = procedures["multiple_procedure_indicator"].replace("", "0")
     procedures["multiple_procedure_indicator"] = indicator.astype("int64")
@@ -739,7 +807,7 @@ def _build(directory, t, content_hash):
         benefit_index=RowIndex(periods, ["payer_id"], [1], carry_forward=True),
         directory=str(directory),
         content_hash=content_hash,
-        procedures=procedures.set_index("cpt_code", drop=False),
+        procedures=procedures.set_index("key", drop=False),
         payers=payers.set_index("payer_id", drop=False),
         rates=rates,
         regions=regions.set_index("region_id", drop=False),

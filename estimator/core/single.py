@@ -12,10 +12,10 @@ import bisect
 import datetime as dt
 import math
 
-from . import pipeline
+from . import pipeline, pricing
 from .arith import SCALARS
 from .engine import GUARDED, MONEY
-from .intake import BLANK, RULES, both_places, refuses_bilateral
+from .intake import BLANK, RULES, both_places, line_procedure, refuses_bilateral
 from .schedules import day_number
 
 _ISO_EPOCH = dt.date(1970, 1, 1).toordinal()
@@ -46,7 +46,10 @@ def _intake(fields, schedules, today):
     if both_places(fields.get("region_id", "").strip(), fields.get("zip", "").strip()):
         return None
     r["zip"], r["region_id"] = fields.get("zip", "").strip(), r["zip"] or r["region_id"]
-    r["modifiers"], r["bilateral"] = r["modifiers"]
+    r["modifiers"], r["bilateral"], r["component"] = r["modifiers"]
+    r["procedure_key"], known = line_procedure(r["cpt_code"], r["component"], schedules._labels["procedures"])
+    if not known:
+        return None
     r["date_given"] = r["date_of_service"] is not None
     if not r["date_given"]:
         r["date_of_service"] = day_number(today)
@@ -62,7 +65,7 @@ class _Finder:
 
     def place(self, r):
         labels = self.labels
-        r["procedure_position"] = labels["procedures"][r["cpt_code"]]
+        r["procedure_position"] = labels["procedures"][r["procedure_key"]]
         r["payer_position"] = labels["payers"][r["payer_id"]]
         r["region_position"] = labels["regions"].get(r["region_id"], -1)
         boundaries = self.schedules.boundary_days
@@ -160,7 +163,7 @@ def estimate_lines(lines, schedules, today):
     labels = schedules._labels["procedures"]
     for fields in lines:
         r = _intake(fields, schedules, today)
-        if r is None or refuses_bilateral(r["bilateral"], indicators[labels[r["cpt_code"]]]):
+        if r is None or refuses_bilateral(r["bilateral"], indicators[labels[r["procedure_key"]]]):
             return None
         rows.append(r)
     visit = _Line(rows) if len(rows) == 1 else _Visit(rows)
@@ -169,6 +172,8 @@ def estimate_lines(lines, schedules, today):
     except OverflowError:  # an amount too large to round: the vectorised path refuses it, with its message
         return None
     for r in rows:
+        if pricing.cannot_price.scalar(SCALARS, r):  # the vectorised path refuses it, with its message
+            return None
         if not math.isfinite(sum([r[name] for name in _FINITE])):  # a NaN, an infinity, or too large
             return None  # the vectorised path refuses it, with its message
         r["date_of_service"] = dt.date.fromordinal(r["date_of_service"] + _ISO_EPOCH).isoformat()
