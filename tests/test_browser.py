@@ -77,7 +77,9 @@ def money(value):
 
 def fill_form(page, server, **fields):
     page.goto(server + "/")
-    for name in ("cpt_code", "payer_id", "setting", "region_id"):
+    if "cpt_code" in fields:
+        page.fill("#cpt_code", fields["cpt_code"])
+    for name in ("payer_id", "setting", "region_id"):
         if name in fields:
             page.select_option(f"#{name}", fields[name])
     for name in (
@@ -185,11 +187,30 @@ def test_batch_upload_returns_the_estimated_csv(page, server):
 def test_keyboard_only_submission(page, server):
     page.goto(server + "/")
     page.focus("#cpt_code")
-    page.keyboard.press("End")  # last procedure code
+    page.keyboard.press("Control+A")
+    page.keyboard.type("99213")  # the code typed over the default one
     page.focus("button[type=submit]")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.title().startswith("Estimate for")
+    assert page.title() == "Estimate for 99213"
+
+
+def test_a_code_found_by_its_words_starts_an_estimate(page, server):
+    """The code finder works without JavaScript: a search, then a link that fills the form with the code."""
+    page.goto(server + "/")
+    page.click("text=Find a code by its number or words")
+    page.fill("#q", "mri lower back")
+    page.click("button[type=submit]")
+    assert page.locator("tr[data-code]").count() == 3
+    page.click("text=Estimate 72148")
+    assert page.input_value("#cpt_code") == "72148"
+    page.select_option("#modifiers-part", "26")
+    page.fill("#modifiers-other", "59")
+    page.select_option("#payer_id", "medicare")
+    page.fill("#zip", "10001")
+    page.fill("#date_of_service", "2025-06-01")
+    page.click("button[type=submit]")
+    assert page.locator('[data-field="allowed_expected"]').inner_text() == "$75.10"  # 72148-26, Manhattan
 
 
 def test_unknown_page_has_the_site_look(page, server):
@@ -214,11 +235,11 @@ def test_api_reference_page_renders_offline(page, server):
 
 def test_a_three_line_visit_in_the_browser(page, server, client):
     page.goto(server + "/")
-    page.select_option("#cpt_code", "64493")
-    page.select_option("#lines-1-cpt_code", "64494")
+    page.fill("#cpt_code", "64493")
+    page.fill("#lines-1-cpt_code", "64494")
     page.click("button[name=add_line]")  # a fourth row, without JavaScript
-    page.select_option("#lines-2-cpt_code", "64495")
-    page.select_option("#lines-3-cpt_code", "99213")
+    page.fill("#lines-2-cpt_code", "64495")
+    page.fill("#lines-3-cpt_code", "99213")
     page.select_option("#payer_id", "example_ppo")
     page.fill("#zip", "60601")
     page.fill("#date_of_service", "2025-09-15")
@@ -258,9 +279,9 @@ def test_a_three_line_visit_in_the_browser(page, server, client):
 
 def test_a_self_pay_visit_prints_as_one_good_faith_estimate(page, server, client):
     page.goto(server + "/")
-    page.select_option("#cpt_code", "99213")
-    page.select_option("#lines-1-cpt_code", "64635")
-    page.select_option("#lines-2-cpt_code", "64636")
+    page.fill("#cpt_code", "99213")
+    page.fill("#lines-1-cpt_code", "64635")
+    page.fill("#lines-2-cpt_code", "64636")
     page.select_option("#payer_id", "self_pay")
     page.fill("#zip", "30303")
     page.fill("#date_of_service", "2025-10-01")
@@ -305,8 +326,8 @@ def test_a_new_staff_user_saves_a_self_pay_visit_finds_prints_exports_and_correc
     assert page.url.endswith("/records")
 
     page.goto(server + "/")
-    page.select_option("#cpt_code", "99213")
-    page.select_option("#lines-1-cpt_code", "64635")
+    page.fill("#cpt_code", "99213")
+    page.fill("#lines-1-cpt_code", "64635")
     page.select_option("#payer_id", "self_pay")
     page.fill("#zip", "30303")
     page.fill("#date_of_service", "2026-12-15")
@@ -342,7 +363,7 @@ def test_a_new_staff_user_saves_a_self_pay_visit_finds_prints_exports_and_correc
     assert bundle["resourceType"] == "Bundle" and bundle["identifier"]["value"] == number
 
     page.click("text=Correct this estimate")
-    page.select_option("#lines-1-cpt_code", "64636")  # the wrong level was billed
+    page.fill("#lines-1-cpt_code", "64636")  # the wrong level was billed
     page.click("text=Estimate the cost")
     page.click("text=Save as the correction")
     for field, value in [

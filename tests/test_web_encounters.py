@@ -47,7 +47,14 @@ def test_add_a_line_keeps_what_was_typed_and_shows_one_more_row(client):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'name="lines-3-cpt_code"' in page and 'name="line_count" value="4"' in page
-    assert '<option value="64490" selected>' in page and 'value="1000"' in page
+    typed = dict(re.findall(r'name="(lines-\d-cpt_code|cpt_code)" type="text"[^>]*value="([^"]*)"', page))
+    assert typed == {
+        "cpt_code": "64493",
+        "lines-1-cpt_code": "64494",
+        "lines-2-cpt_code": "64490",
+        "lines-3-cpt_code": "",
+    }
+    assert 'value="1000"' in page
 
 
 def test_a_visit_gives_the_apis_figures_line_by_line(client):

@@ -497,6 +497,11 @@ class Schedules:
         )
 
     @cached_property
+    def search_text(self):
+        """Each procedure's description and category in lower case, for finding a code by its words."""
+        return (self.procedures["description"] + " " + self.procedures["category"]).str.lower().reset_index(drop=True)
+
+    @cached_property
     def zip_map(self):
         """ZIP3 prefix to region id."""
         return dict(zip(self.zip_regions["zip3"], self.zip_regions["region_id"], strict=True))

@@ -16,8 +16,10 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from .. import __version__
 from ..batch.stream import iter_csv
+from ..core.catalog import AMA_POINTER, find, is_ama_described
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS
+from ..core.schedules import COMPONENT_MODIFIERS, procedure_key
 from ..core.service import check_encounter, check_one, estimate_encounter, estimate_one
 from .http import (
     INVALID_FIELDS,
@@ -36,6 +38,8 @@ from .schemas import (
     EstimateSchema,
     HealthSchema,
     PayerSchema,
+    ProcedurePageSchema,
+    ProcedureQuerySchema,
     ProcedureSchema,
     RegionQuerySchema,
     RegionSchema,
@@ -297,11 +301,15 @@ class BatchEstimates(MethodView):
 
 @api_blp.route("/procedures")
 class Procedures(MethodView):
-    @api_blp.response(200, ProcedureSchema(many=True))
-    def get(self):
-        """List the procedures with their baseline ranges and RVUs"""
-        frame = schedules().procedures
-        return _records(frame, list(ProcedureSchema().fields))
+    @api_blp.arguments(ProcedureQuerySchema, location="query")
+    @api_blp.response(200, ProcedurePageSchema)
+    def get(self, query):
+        """Find procedure codes by number or words, a page at a time
+
+        `q` matches codes that start with it (`6448`) and descriptions that hold each of its words, in any
+        order (`lumbar mri`); no `q` lists every code. Each code lists its 26 and TC rows, if any.
+        """
+        return procedure_page(schedules(), query["q"], query["page"], query["per_page"])
 
 
 @api_blp.route("/procedures/<cpt_code>")
@@ -309,12 +317,54 @@ class Procedure(MethodView):
     @api_blp.response(200, ProcedureSchema)
     @api_blp.alt_response(404, schema=ErrorSchema, description="No such procedure code.")
     def get(self, cpt_code):
-        """One procedure by its code"""
-        frame = schedules().procedures
+        """One procedure by its code, with its 26 and TC rows"""
+        loaded = schedules()
         code = cpt_code.strip().upper()
-        if code not in frame.index:
+        if code not in loaded.keys["cpt_code"]:
             abort(404, message=f"Unknown procedure code '{cpt_code}'.")
-        return _records(frame.loc[[code]], list(ProcedureSchema().fields))[0]
+        return procedure_record(loaded, loaded.procedures.index.get_loc(code))
+
+
+#: The catalog's columns an answer about a procedure gives.
+PROCEDURE_FIELDS = (
+    "cpt_code",
+    "modifier",
+    "description",
+    "category",
+    "baseline_low",
+    "baseline_typical",
+    "baseline_high",
+    "bilateral_indicator",
+    "work_rvu",
+    "pe_rvu_nonfacility",
+    "pe_rvu_facility",
+    "mp_rvu",
+    "pctc_indicator",
+    "global_days",
+)
+
+
+def procedure_record(loaded, position):
+    """One global row of the catalog as the API gives it, with its components (26, TC) and, for a code the
+    catalog only names, where its official descriptor is."""
+    frame = loaded.procedures
+    record = _records(frame.iloc[[position]], list(PROCEDURE_FIELDS))[0]
+    code = record["cpt_code"]
+    record["components"] = [
+        _records(frame.loc[[procedure_key(code, m)]], list(PROCEDURE_FIELDS))[0]
+        for m in COMPONENT_MODIFIERS
+        if procedure_key(code, m) in frame.index
+    ]
+    record["descriptor"] = AMA_POINTER if is_ama_described(code, record["description"]) else None
+    return record
+
+
+def procedure_page(loaded, query, page, per_page):
+    """A page of the codes that match ``query`` (:func:`estimator.core.catalog.find`)."""
+    found = find(loaded, query)
+    start = (page - 1) * per_page
+    items = [procedure_record(loaded, int(i)) for i in found[start : start + per_page]]
+    return {"items": items, "total": len(found), "page": page, "per_page": per_page, "q": query}
 
 
 @api_blp.route("/payers")

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..batch.stream import iter_csv
+from ..core.catalog import AMA_POINTER, find, is_ama_described
 from ..core.encounters import MAX_LINES
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
@@ -34,7 +35,7 @@ SETTING_LABELS = {
 #: The estimate form's fields as it labels them.
 FORM_LABELS = {
     "cpt_code": "Procedure (CPT code)",
-    "modifiers": "Side of the body (modifiers)",
+    "modifiers": "Modifiers",
     "units": "Units",
     "setting": "Where it is done",
     "date_of_service": "Date of service",
@@ -69,12 +70,36 @@ def schedules():
     return current_app.extensions["schedule_store"].current()
 
 
+#: Per schedules (by content), the codes the catalog describes in its own words: the form's suggestions.
+_COMMON = {}
+
+
+def common_codes(loaded):
+    """(code, description) of the codes the catalog describes in its own words (the clinic's usual codes),
+    offered as suggestions by the form; the others are found with the code finder."""
+    found = _COMMON.get(loaded.content_hash)
+    if found is None:
+        p = loaded.procedures
+        mine = [
+            (code, text)
+            for code, modifier, text, category in zip(
+                p["cpt_code"], p["modifier"], p["description"], p["category"], strict=True
+            )
+            if not modifier and not category.startswith("HCPCS") and not is_ama_described(code, text)
+        ]
+        if len(_COMMON) > 4:
+            _COMMON.clear()
+        found = _COMMON[loaded.content_hash] = sorted(mine)
+    return found
+
+
 def _choices():
-    tables = schedules().arrays
-    procedures, payers, regions = tables["procedures"], tables["payers"], tables["regions"]
+    loaded = schedules()
+    tables = loaded.arrays
+    payers, regions = tables["payers"], tables["regions"]
     by_state = sorted(zip(regions["state"], regions["name"], regions["region_id"], strict=True))
     return {
-        "procedures": sorted(zip(procedures["cpt_code"], procedures["description"], strict=True)),
+        "procedures": common_codes(loaded),
         "payers": list(zip(payers["payer_id"], payers["name"], strict=True)),
         "regions": [(region_id, name) for _, name, region_id in by_state],
         "settings": [(s, SETTING_LABELS[s]) for s in SETTINGS],
@@ -100,6 +125,9 @@ def _line_count(form):
     return max(1, min(count, MAX_FORM_LINES))
 
 
+_MODIFIER_TOKENS = re.compile(r"[\s,;]+")
+
+
 def _form_values(form):
     """What the form holds, to show it again: shared fields as typed, and every line row."""
     values = {name: form.get(name, "").strip() for name in REQUEST_FIELDS if name not in LINE_FIELD_NAMES}
@@ -109,7 +137,9 @@ def _form_values(form):
         lines.append(
             {
                 "cpt_code": form.get(line_field(i, "cpt_code"), "").strip(),
-                "modifiers": [v for v in form.getlist(line_field(i, "modifiers")) if v.strip()],
+                "modifiers": [
+                    t for v in form.getlist(line_field(i, "modifiers")) for t in _MODIFIER_TOKENS.split(v) if t
+                ],
                 "units": form.get(line_field(i, "units"), "").strip(),
             }
         )
@@ -171,7 +201,47 @@ def form():
     if prefill:
         values = prefill
         values["supersedes"] = request.args.get("supersedes", "")
+    code = str(request.args.get("cpt_code", "")).strip().upper()[:5]
+    if code and not prefill:  # from the code finder
+        values["lines"][0] = {"cpt_code": code, "units": "1"}
     return _show_form(values, {})
+
+
+#: Codes the code finder shows on a page.
+FINDER_PAGE = 25
+
+
+@bp.get("/procedures")
+def procedures():
+    """The code finder: codes by number or words, each with a link that starts an estimate with it (no
+    JavaScript needed)."""
+    loaded = schedules()
+    query = str(request.args.get("q", ""))[:100].strip()
+    page = request.args.get("page", "1")
+    page = int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 7 else 1
+    found = find(loaded, query) if query else []
+    start = (page - 1) * FINDER_PAGE
+    frame = loaded.procedures
+    rows = [
+        {
+            "code": frame["cpt_code"].iat[i],
+            "description": frame["description"].iat[i],
+            "category": frame["category"].iat[i],
+            "ama": is_ama_described(frame["cpt_code"].iat[i], frame["description"].iat[i]),
+            "global_days": frame["global_days"].iat[i],
+            "components": [m for m in ("26", "TC") if f"{frame['cpt_code'].iat[i]}-{m}" in frame.index],
+        }
+        for i in found[start : start + FINDER_PAGE]
+    ]
+    return render_template(
+        "procedures.html",
+        query=query,
+        rows=rows,
+        total=len(found),
+        page=page,
+        pages=max(1, -(-len(found) // FINDER_PAGE)),
+        ama_pointer=AMA_POINTER,
+    )
 
 
 def _prefill(text):
@@ -249,9 +319,12 @@ def estimate():
 
 def _encounter_page(answer, extra):
     """The visit's page: a table of lines and the totals (or a Good Faith Estimate listing each line)."""
-    baseline = {
-        level: sum(line["baseline_range"][level] for line in answer["lines"]) for level in ("low", "expected", "high")
-    }
+    ranges = [line["baseline_range"] for line in answer["lines"]]
+    baseline = (
+        None
+        if any(r is None for r in ranges)  # a line whose code has no range on file: the visit has none
+        else {level: sum(r[level] for r in ranges) for level in ("low", "expected", "high")}
+    )
     chart = range_chart({**answer, "baseline_range": baseline})
     template = "good_faith_estimate.html" if answer["good_faith_estimate"] else "encounter.html"
     return render_template(
@@ -356,6 +429,7 @@ def range_chart(answer, width=640):
         ("Allowed amount", answer["allowed_amount"]),
         ("You pay", answer["patient_responsibility"]),
     ]
+    rows = [(label, levels) for label, levels in rows if levels is not None]  # a code with no range on file
     top = max(max(levels["high"] for _, levels in rows), 1.0)
     step = _nice_step(top / 4)
     limit = step * (int(top / step) + 1)

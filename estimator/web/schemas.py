@@ -289,18 +289,53 @@ class EncounterSchema(Schema):
     explanation = fields.List(fields.String())
 
 
-class ProcedureSchema(Schema):
-    cpt_code = fields.String()
-    description = fields.String()
+class ProcedureRowSchema(Schema):
+    cpt_code = fields.String(metadata={"example": "72148"})
+    modifier = fields.String(metadata={"description": "Blank for the global service, 26 or TC for a component."})
+    description = fields.String(
+        metadata={"description": "Plain words (CPT descriptors are the AMA's and are not given), or CPT 12345."}
+    )
     category = fields.String()
-    baseline_low = fields.Float()
-    baseline_typical = fields.Float()
-    baseline_high = fields.Float()
+    baseline_low = fields.Float(allow_none=True, metadata={"description": "National range; null: none on file."})
+    baseline_typical = fields.Float(allow_none=True)
+    baseline_high = fields.Float(allow_none=True)
     bilateral_indicator = fields.Integer()
     work_rvu = fields.Float(allow_none=True)
     pe_rvu_nonfacility = fields.Float(allow_none=True)
     pe_rvu_facility = fields.Float(allow_none=True)
     mp_rvu = fields.Float(allow_none=True)
+    pctc_indicator = fields.String(metadata={"description": "Medicare PC/TC indicator, 0-9 (blank: not given)."})
+    global_days = fields.String(metadata={"description": "Global period: 0, 10, 90, MMM, XXX, YYY or ZZZ."})
+
+
+class ProcedureSchema(ProcedureRowSchema):
+    components = fields.List(
+        fields.Nested(ProcedureRowSchema), metadata={"description": "The code's 26 and TC rows, if any."}
+    )
+    descriptor = fields.String(
+        allow_none=True, metadata={"description": "Where the official descriptor is, for a code named only."}
+    )
+
+
+class ProcedureQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    q = fields.String(
+        load_default="",
+        validate=validate.Length(max=100),
+        metadata={"description": "A code or its start, or words of the description.", "example": "lumbar mri"},
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class ProcedurePageSchema(Schema):
+    items = fields.List(fields.Nested(ProcedureSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    q = fields.String()
 
 
 class PayerSchema(Schema):
