@@ -46,10 +46,24 @@ def run_cli(source, target, jobs=None):
     return timed([sys.executable, "-m", "estimator", "batch", str(source), "-o", str(target), "-q", *extra])
 
 
-def run_floor(source, target):
-    return timed(
-        [sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(source), str(target), str(ROOT / "fee_schedules")]
-    )
+def floor_schedules():
+    """The shipped schedules as the floor reads them: it joins procedures on the code alone, so its
+    procedures.csv keeps each code's global row (a code's 26 and TC rows would multiply its rows)."""
+    import shutil
+
+    import pandas as pd
+
+    target = DATA / "floor-schedules"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ROOT / "fee_schedules", target)
+    procedures = pd.read_csv(target / "procedures.csv", dtype=str, keep_default_na=False)
+    procedures[procedures["modifier"] == ""].to_csv(target / "procedures.csv", index=False)
+    return target
+
+
+def run_floor(source, target, schedules):
+    return timed([sys.executable, str(ROOT / "benchmarks" / "floor.py"), str(source), str(target), str(schedules)])
 
 
 def loop_rate(source, sample):
@@ -83,14 +97,21 @@ def main():
     parser.add_argument("--encounters", type=float, default=0.0, metavar="SHARE")
     args = parser.parse_args()
     source = request_file(args.rows, args.encounters)
+    for_floor = floor_schedules()
     floor_runs, cli_runs = [], []
     for _ in range(2):
-        floor_runs.append(run_floor(source, DATA / "floor-out.csv"))
+        floor_runs.append(run_floor(source, DATA / "floor-out.csv", for_floor))
         cli_runs.append(run_cli(source, DATA / "batch-out.csv"))
     floor, ours = min(t for t, _ in floor_runs), min(t for t, _ in cli_runs)
+    import pandas as pd
+
+    requests = pd.read_csv(source, dtype=str, keep_default_na=False, usecols=["cpt_code", "modifiers"])
+    components = requests["modifiers"].str.contains(r"\b(?:26|TC)\b")
     result = {
         "rows": args.rows,
         "file": source.name,
+        "distinct_codes": int(requests["cpt_code"].nunique()),
+        "rows_with_26_or_tc": int(components.sum()),
         "floor_seconds": round(floor, 2),
         "batch_seconds": round(ours, 2),
         "ratio": round(ours / floor, 2),
@@ -103,6 +124,7 @@ def main():
     result["speed_up_over_loop"] = round(args.rows / ours / loop, 1)
     for name in ("floor-out.csv", "batch-out.csv"):
         (DATA / name).unlink()
+    print(f"{result['distinct_codes']:,} distinct codes, {result['rows_with_26_or_tc']:,} rows with 26 or TC")
     print(
         f"{args.rows:,} rows ({source.name}): floor {floor:.1f} s, estimator batch {ours:.1f} s "
         f"(start-up included): ratio {ours / floor:.2f}; {args.rows / ours:,.0f} rows/s; peak memory "

@@ -42,7 +42,12 @@ def generate(rows, seed=0, schedules=None, encounters=0.0):
     """A DataFrame of ``rows`` request rows as text cells (grouped into visits with ``encounters``)."""
     schedules = schedules or load_schedules()
     rng = np.random.default_rng(seed)
-    codes = schedules.procedures.index.to_numpy()
+    procedures = schedules.procedures
+    catalog = procedures.loc[procedures["modifier"] == "", "cpt_code"].to_numpy()
+    # the codes a spine and pain clinic bills (described in the catalog's own words) most often, and now and
+    # then any other payable code: a claims file over thousands of distinct codes
+    usual = np.array([c for c in catalog if not procedures.at[c, "description"].startswith(("CPT ", "HCPCS"))])
+    codes = np.where(rng.random(rows) < 0.6, rng.choice(usual, rows), rng.choice(catalog, rows))
     payers = schedules.payers.index.to_numpy()
     zip3 = schedules.zip_regions.index.to_numpy()
     pick = lambda values, p=None: rng.choice(values, size=rows, p=p)  # noqa: E731
@@ -53,7 +58,7 @@ def generate(rows, seed=0, schedules=None, encounters=0.0):
     frame = pd.DataFrame(
         {
             "claim_id": np.char.add("C", np.arange(rows).astype(str)),
-            "cpt_code": pick(codes),
+            "cpt_code": codes,
             "payer_id": pick(payers, [0.35, 0.1, 0.25, 0.15, 0.15] if len(payers) == 5 else None),
             "zip": np.where(use_zip, zips, ""),
             "setting": pick(np.array(["office", "asc", "hospital_outpatient", ""]), [0.4, 0.2, 0.2, 0.2]),
@@ -70,9 +75,26 @@ def generate(rows, seed=0, schedules=None, encounters=0.0):
         }
     )
     # modifier 50 only where bilateral billing applies
-    bilateral_ok = schedules.procedures["bilateral_indicator"].reindex(frame["cpt_code"]).to_numpy() != 9
+    bilateral_ok = procedures["bilateral_indicator"].reindex(frame["cpt_code"]).to_numpy() != 9
     frame.loc[bilateral_ok & (rng.random(rows) < 0.05), "modifiers"] = "50"
     frame.loc[~bilateral_ok & frame["modifiers"].eq("RT LT").to_numpy(), "modifiers"] = "RT"
+    # a third of the codes that have a professional and a technical component billed as one of them (26, TC),
+    # and now and then a modifier that changes no figure (25, 59, XS)
+    parts = np.isin(frame["cpt_code"].to_numpy(), procedures.loc[procedures["modifier"] == "26", "cpt_code"])
+    part = np.where(rng.random(rows) < 0.5, "26", "TC")
+    split = parts & (rng.random(rows) < 0.33)
+    frame["modifiers"] = np.where(
+        split,
+        np.char.strip(np.char.add(np.char.add(frame["modifiers"].to_numpy().astype(str), " "), part)),
+        frame["modifiers"],
+    )
+    other = rng.random(rows) < 0.05
+    extra = rng.choice(["25", "59", "XS"], rows)
+    frame["modifiers"] = np.where(
+        other,
+        np.char.strip(np.char.add(np.char.add(frame["modifiers"].to_numpy().astype(str), " "), extra)),
+        frame["modifiers"],
+    )
     # about 5 % bad rows
     bad = rng.random(rows) < 0.05
     kind = rng.integers(0, 4, rows)

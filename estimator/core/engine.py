@@ -67,7 +67,9 @@ class Estimates:
         return {name: values[i] for name, values in self.columns.items()}
 
 
-def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None, row_problems=None, explain=True):
+def estimate(
+    raw, schedules, today=None, encounter=None, encounter_problems=None, row_problems=None, explain=True, keep=None
+):
     """Estimate every request of ``raw``: each row a line, the lines of one encounter estimated together.
 
     Parameters
@@ -89,6 +91,9 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
         With False (a batch's table), only the figures a batch writes are rounded to cents: the
         allowed amounts, the patient's shares and the balance bills, from which the patient and payer
         figures and the encounter totals follow; the other money columns stay unrounded.
+    keep : collection of str, optional
+        The computed columns wanted (a batch's few): the others are left out of the answer, not spread over
+        the rows that failed. Default: every column.
 
     Returns
     -------
@@ -134,6 +139,8 @@ def estimate(raw, schedules, today=None, encounter=None, encounter_problems=None
     result, valid = _refuse_unpriced(result, valid, intake)
     result, valid = _refuse_non_finite(result, valid, intake)
 
+    if keep is not None:
+        result = {name: values for name, values in result.items() if name in keep}
     columns = result if valid.all() else {name: _expand(values, valid) for name, values in result.items()}
     for name in ("cpt_code", "payer_id", "region_id", "zip", "setting", "network", "modifiers", "units"):
         columns[name] = intake.columns[name]

@@ -5,7 +5,7 @@ import datetime as dt
 import functools
 
 from .arith import formula
-from .glossary import BENEFIT_FIELDS, MESSAGE_SEPARATOR, SHORT_GLOBAL_DAYS, VISIT_CODES
+from .glossary import BENEFIT_FIELDS, MESSAGE_SEPARATOR
 from .pricing import in_facility
 
 NO_REGION = 1 << 0
@@ -116,20 +116,14 @@ def global_visit_note(visit, procedure, days):
     )
 
 
-def _visit_without_25(code, modifiers):
-    return code in VISIT_CODES and "25" not in modifiers.split()
-
-
-def _short_global(days):
-    return days in SHORT_GLOBAL_DAYS
+def _without_25(modifiers):
+    return "25" not in modifiers.split()
 
 
 @formula
 def global_notes(ops, visits):
     """Per line, ``global_note``: the warning of an E/M visit (99202-99215) without modifier 25 whose visit
     has a procedure of a 0- or 10-day global period (the first such procedure in fee order is named)."""
-    for r in visits.parts:
-        r["short_global"] = ops.each(_short_global, r["global_days"], dtype=bool)
     found = code = days = None
     for flag, line_code, line_days in zip(
         visits.ranked("short_global", False),
@@ -144,9 +138,10 @@ def global_notes(ops, visits):
             days = ops.where(found, days, ops.where(flag, line_days, ""))
             found = found | flag
     for r in visits.parts:
-        applies = ops.each(_visit_without_25, r["cpt_code"], r["modifiers"], dtype=bool) & visits.along(found)
+        applies = r["is_visit"] & visits.along(found)
         note = ops.fill(r["cpt_code"], "")
         if ops.any(applies):
+            applies = applies & ops.each(_without_25, r["modifiers"], dtype=bool)
             note = ops.where(
                 applies, ops.each(global_visit_note, r["cpt_code"], visits.along(code), visits.along(days)), ""
             )

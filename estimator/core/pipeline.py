@@ -43,6 +43,8 @@ PROCEDURE_COLUMNS = (
     "global_days",
     "pe_nonfacility_na",
     "pe_facility_na",
+    "is_visit",
+    "short_global",
 )
 REGION_COLUMNS = ("geo_factor", "gpci_work", "gpci_pe", "gpci_mp")
 

@@ -28,6 +28,8 @@ from .glossary import (
     PA_STATUSES,
     PAYER_KINDS,
     SETTINGS,
+    SHORT_GLOBAL_DAYS,
+    VISIT_CODES,
 )
 from .matching import SMALL, RowIndex, factorize
 
@@ -521,11 +523,14 @@ class Schedules:
         return {name: {label: i for i, label in enumerate(frame.index)} for name, frame in tables.items()}
 
     def positions(self, table, labels):
-        """Row position of each label in ``procedures``, ``payers`` or ``regions`` (-1 where absent)."""
+        """Row position of each label in ``procedures``, ``payers`` or ``regions`` (-1 where absent): a
+        dictionary lookup per label (faster than a pandas index's for the catalog's thousands of codes)."""
+        lookup = self._labels[table]
         if len(labels) <= SMALL:
-            lookup = self._labels[table]
             return np.array([lookup.get(label, -1) for label in labels], dtype="int64")
-        return getattr(self, table).index.get_indexer(labels)
+        codes, distinct = factorize(labels)  # each distinct label looked up once
+        found = np.fromiter((lookup.get(label, -1) for label in distinct), dtype=np.int64, count=len(distinct))
+        return found[codes] if len(codes) else codes
 
     @cached_property
     def boundary_days(self):
@@ -777,6 +782,9 @@ def _build(directory, t, content_hash):
     procedures = t["procedures.csv"].drop(columns="line").reset_index(drop=True)
     _components(procedures)
     procedures["global_days"] = procedures["global_days"].replace({"000": "0", "010": "10", "090": "90"})
+    # section 11: an office visit, and a procedure whose short global period includes a same-day visit
+    procedures["is_visit"] = (procedures["cpt_code"].isin(VISIT_CODES) & (procedures["modifier"] == "")).to_numpy()
+    procedures["short_global"] = procedures["global_days"].isin(SHORT_GLOBAL_DAYS).to_numpy()
     for column in ("pe_nonfacility_na", "pe_facility_na"):
         procedures[column] = (procedures[column] == "NA").to_numpy()
     procedures["key"] = [

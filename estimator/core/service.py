@@ -17,6 +17,7 @@ from .glossary import (
     LINE_FIELDS,
     REQUEST_FIELDS,
     SHARED_FIELDS,
+    levels,
 )
 from .intake import parse_requests
 from .matching import factorize
@@ -134,6 +135,24 @@ def _encounter(fields, schedules, today):
     return result, rows, messages
 
 
+#: The computed columns a batch's table is made of.
+BATCH_RESULT = frozenset(
+    (
+        *levels("allowed"),
+        *levels("patient"),
+        "payer_expected",
+        "balance_billing_expected",
+        "pa_status",
+        "warnings",
+        "reduction_factor",
+        "encounter_allowed_expected",
+        "encounter_patient_expected",
+        "encounter_pa_status",
+        "professional_basis",
+    )
+)
+
+
 def batch_table(raw, schedules, today=None, row_problems=None, encounter_problems=None):
     """Estimate a batch given as text cells.
 
@@ -153,7 +172,9 @@ def batch_table(raw, schedules, today=None, row_problems=None, encounter_problem
         if encounter_problems is not None:
             problems = np.where(problems == None, encounter_problems, problems)  # noqa: E711
         encounter_problems = problems
-    result = estimate(raw, schedules, today, encounter, encounter_problems, row_problems, explain=False).columns
+    result = estimate(
+        raw, schedules, today, encounter, encounter_problems, row_problems, explain=False, keep=BATCH_RESULT
+    ).columns
     ok = result["valid"]
     added = {}
     for prefix in ("allowed", "patient"):
