@@ -1,6 +1,14 @@
+import atexit
 import datetime as dt
+import os
 import shutil
+import tempfile
 from pathlib import Path
+
+# The schedules cache of the test session (and of the commands it starts) is its own, removed at the end.
+if "ESTIMATOR_CACHE_DIR" not in os.environ:
+    os.environ["ESTIMATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="estimator-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["ESTIMATOR_CACHE_DIR"], True)
 
 import pandas as pd
 import pytest

@@ -5,6 +5,7 @@ Dates become whole days since 1970-01-01 (``int64``), with ``OPEN_END`` for a bl
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import schedule_cache
 from .errors import ScheduleError, ScheduleProblem
 from .glossary import (
     BASES,
@@ -477,8 +479,9 @@ class Schedules:
 
     @cached_property
     def lists(self):
-        """:attr:`arrays` as Python lists of plain values, for the one-request path (no numpy scalars)."""
-        return {name: {c: values.tolist() for c, values in table.items()} for name, table in self.arrays.items()}
+        """:attr:`arrays` as Python lists of plain values, for the one-request path (no numpy scalars); each
+        column is converted when first used (a request needs a few of the catalog's)."""
+        return {name: _Lists(table) for name, table in self.arrays.items()}
 
     @cached_property
     def cells_read(self):
@@ -575,6 +578,18 @@ class Schedules:
         return iso_from_days(self.rates["effective_from"].min()), iso_from_days(self.rates["effective_to"].max())
 
 
+class _Lists(dict):
+    """A table's columns as Python lists, each made from its array on first use."""
+
+    def __init__(self, arrays):
+        super().__init__()
+        self.arrays = arrays
+
+    def __missing__(self, column):
+        values = self[column] = self.arrays[column].tolist()
+        return values
+
+
 #: The values of the absent row of a table (see :attr:`Schedules.arrays`) where a blank would not do.
 ABSENT = {
     "regions": {"geo_factor": 1.0, "gpci_work": 1.0, "gpci_pe": 1.0, "gpci_mp": 1.0},
@@ -607,9 +622,39 @@ def load_schedules(directory=None):
         With every problem found, each naming its file, line and column.
     """
     directory = Path(directory or os.environ.get("ESTIMATOR_FEE_SCHEDULES") or DEFAULT_DIRECTORY)
-    problems = []
     if not directory.is_dir():
         raise ScheduleError([ScheduleProblem(str(directory), None, None, "is not a directory")])
+    content_hash = _content_hash(directory)
+    kept = schedule_cache.read(content_hash) if content_hash else None
+    if kept is not None:
+        return dataclasses.replace(kept, directory=str(directory))
+    schedules = _load(directory)
+    if schedules.content_hash == content_hash:  # unchanged while it was read: worth keeping
+        schedule_cache.write(schedules)
+    return schedules
+
+
+def _content_hash(directory):
+    """The hash of the files' names and bytes that a load records (:attr:`Schedules.content_hash`), or None
+    when a file cannot be read (the load says why)."""
+    digest = hashlib.sha256()
+    for name in (*FILES, *OPTIONAL_FILES):
+        path = directory / name
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            if name in FILES:
+                return None
+            continue
+        except OSError:
+            return None
+        digest.update(name.encode() + b"\0" + raw)
+    return digest.hexdigest()
+
+
+def _load(directory):
+    """Read and check every file of ``directory``: the Schedules, or ScheduleError with every problem."""
+    problems = []
     typed = {}
     digest = hashlib.sha256()
     for name, spec in {**FILES, **OPTIONAL_FILES}.items():
