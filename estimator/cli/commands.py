@@ -60,7 +60,11 @@ def build_parser():
     est.add_argument("--zip", help="patient or clinic ZIP code, 5 digits or ZIP+4")
     est.add_argument("--setting", help=f"one of {', '.join(SETTINGS)} (default office)")
     est.add_argument("--network", help=f"one of {', '.join(NETWORKS)} (default in)")
-    est.add_argument("--modifiers", help="modifiers separated by spaces or commas: 50, RT, LT")
+    est.add_argument(
+        "--modifiers",
+        help="modifiers separated by spaces or commas, e.g. '26 RT': 50, RT, LT (sides), 26, TC (components); "
+        "25, 51, 59, 76, 77, 79, XE, XP, XS, XU accepted, changing no figure",
+    )
     est.add_argument("--units", help="units, 1 to 99 (default 1)")
     est.add_argument("--date-of-service", help="YYYY-MM-DD (default today)")
     for field in ("deductible", "copay", "oop_max"):
