@@ -128,8 +128,9 @@ def apply_reduction(ops, r):
     in-network allowed amount ``in_network_*`` (``A`` before step 7), their sum: the fees an estimate shows
     add up to its allowed amount to the cent."""
     factor = r["reduction_factor"]
-    for professional, facility, in_network in _REDUCED:
-        whole_professional, whole_facility = ops.cents_many([r[professional] * factor, r[facility] * factor])
+    whole = ops.cents_many([r[name] * factor for names in _REDUCED for name in names[:2]])
+    for i, (professional, facility, in_network) in enumerate(_REDUCED):
+        whole_professional, whole_facility = whole[2 * i], whole[2 * i + 1]
         r[professional] = dollars(whole_professional)
         r[facility] = dollars(whole_facility)
         r[in_network] = dollars(whole_professional + whole_facility)

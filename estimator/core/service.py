@@ -56,7 +56,11 @@ def estimate_one(fields, schedules, today=None):
     row = single.estimate_row({k: as_text(v) for k, v in fields.items()}, schedules, today)
     if row is not None:
         return to_answer(row, schedules)
-    # Not valid (or not finite): the vectorised path words every field's message.
+    # Not valid (or not finite): the request rules word every field's message; what only the estimate finds
+    # (no rate and no range, figures not finite), the vectorised path.
+    messages = check_one(fields, schedules, today)
+    if messages:
+        raise RequestError(messages)
     raw = {k: [as_text(v)] for k, v in fields.items()} or {"cpt_code": [""]}
     result = estimate(raw, schedules, today)
     if result.columns["error"][0]:
