@@ -95,7 +95,7 @@ MUTATIONS = {
     "one request accepts bilateral for indicator 9": [
         (
             "estimator/core/single.py",
-            'if r is None or refuses_bilateral(r["bilateral"], indicators[labels[r["cpt_code"]]]):',
+            'if r is None or refuses_bilateral(r["bilateral"], indicators[labels[r["procedure_key"]]]):',
             "if r is None:",
         ),
     ],
