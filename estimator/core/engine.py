@@ -24,14 +24,12 @@ OTHER_LINE_INVALID = "Another line of this encounter is invalid, so the encounte
 
 #: The money a batch's columns are computed from (see ``explain``).
 BATCH_MONEY = ("allowed", "patient_share", "balance_billing")
+#: (The fees and the in-network amount they sum to are whole cents already: ``pricing.apply_reduction``.)
 MONEY_PREFIXES = (
     "allowed",
     "patient_share",
     "balance_billing",
     "billed",
-    "in_network",
-    "professional",
-    "facility",
     "deductible_part",
     "coinsurance_part",
     "copay_part",
