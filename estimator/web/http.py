@@ -105,7 +105,9 @@ def _message_list(value):
 
 def _position(key):
     """A list item's position counted from 1, as people count (marshmallow counts from 0)."""
-    return int(key) + 1 if isinstance(key, int) or str(key).isdigit() else key
+    if isinstance(key, int) or (isinstance(key, str) and key.isascii() and key.isdigit()):
+        return int(key) + 1
+    return key  # a field's name (even one of other digits, such as "²")
 
 
 #: Deepest nesting of objects and lists a JSON body may have: far beyond any request's, and shallow enough
