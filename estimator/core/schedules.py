@@ -239,18 +239,8 @@ class _Collector:
             self.problems.append(ScheduleProblem(self.file, int(self.lines[i]), column, text))
 
 
-def _read_table(path, problems, digest):
-    """Read a CSV file as text cells; returns (frame, line numbers) or (None, None) if unreadable.
-
-    ``digest`` (a hash) takes the file's name and bytes: the content hash of the directory as loaded.
-    """
-    name = path.name
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problems.append(ScheduleProblem(name, None, None, f"cannot be read: {exc.strerror}"))
-        return None, None
-    digest.update(name.encode() + b"\0" + raw)
+def _read_table(name, raw, problems):
+    """Read a CSV file's bytes as text cells; returns (frame, line numbers) or (None, None) if unreadable."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -624,48 +614,59 @@ def load_schedules(directory=None):
     directory = Path(directory or os.environ.get("ESTIMATOR_FEE_SCHEDULES") or DEFAULT_DIRECTORY)
     if not directory.is_dir():
         raise ScheduleError([ScheduleProblem(str(directory), None, None, "is not a directory")])
-    content_hash = _content_hash(directory)
+    files = _read_files(directory)
+    content_hash = _content_hash(files)
     kept = schedule_cache.read(content_hash) if content_hash else None
     if kept is not None:
         return dataclasses.replace(kept, directory=str(directory))
-    schedules = _load(directory)
-    if schedules.content_hash == content_hash:  # unchanged while it was read: worth keeping
-        schedule_cache.write(schedules)
+    schedules = _load(directory, files, content_hash)
+    schedule_cache.write(schedules)
     return schedules
 
 
-def _content_hash(directory):
-    """The hash of the files' names and bytes that a load records (:attr:`Schedules.content_hash`), or None
-    when a file cannot be read (the load says why)."""
-    digest = hashlib.sha256()
+def _read_files(directory):
+    """Each file's bytes by name; ``None`` for a file that is not there, the ``OSError`` of one that cannot
+    be read. Every file is read once, for its hash and for its checks."""
+    files = {}
     for name in (*FILES, *OPTIONAL_FILES):
-        path = directory / name
         try:
-            raw = path.read_bytes()
+            files[name] = (directory / name).read_bytes()
         except FileNotFoundError:
-            if name in FILES:
-                return None
-            continue
-        except OSError:
+            files[name] = None
+        except OSError as exc:
+            files[name] = exc
+    return files
+
+
+def _content_hash(files):
+    """The hash of the files' names and bytes (:attr:`Schedules.content_hash`), or None when a file cannot
+    be read or a required one is not there (the load says why)."""
+    digest = hashlib.sha256()
+    for name, raw in files.items():
+        if isinstance(raw, OSError) or (raw is None and name in FILES):
             return None
-        digest.update(name.encode() + b"\0" + raw)
+        if raw is not None:
+            digest.update(name.encode() + b"\0" + raw)
     return digest.hexdigest()
 
 
-def _load(directory):
-    """Read and check every file of ``directory``: the Schedules, or ScheduleError with every problem."""
+def _load(directory, files, content_hash):
+    """Check every file of ``directory`` (read as ``files``): the Schedules, or ScheduleError with every
+    problem."""
     problems = []
     typed = {}
-    digest = hashlib.sha256()
     for name, spec in {**FILES, **OPTIONAL_FILES}.items():
-        path = directory / name
-        if not path.exists():
+        raw = files[name]
+        if raw is None:
             if name in FILES:
                 problems.append(ScheduleProblem(name, None, None, "is missing from the fee-schedule directory"))
             else:
                 typed[name] = _parse_columns(name, pd.DataFrame(columns=[c.name for c in spec]), [], spec, [])
             continue
-        frame, lines = _read_table(path, problems, digest)
+        if isinstance(raw, OSError):
+            problems.append(ScheduleProblem(name, None, None, f"cannot be read: {raw.strerror}"))
+            continue
+        frame, lines = _read_table(name, raw, problems)
         if frame is not None:
             before = len(problems)
             typed[name] = _parse_columns(name, frame, lines, spec, problems)
@@ -676,7 +677,7 @@ def _load(directory):
     _cross_checks(typed, problems)
     if problems:
         raise ScheduleError(problems)
-    return _build(directory, typed, digest.hexdigest())
+    return _build(directory, typed, content_hash)
 
 
 def _cross_checks(t, problems):
