@@ -5,6 +5,8 @@ import re
 
 import numpy as np
 
+from .schedules import COMPONENT_MODIFIERS, procedure_key
+
 #: Most words of a query that are matched (the rest are ignored).
 MAX_WORDS = 8
 _WORD = re.compile(r"[a-z0-9]+")
@@ -12,6 +14,11 @@ _WORD = re.compile(r"[a-z0-9]+")
 AMA_POINTER = (
     "The official descriptor of this code is in the AMA's CPT code set (ama-assn.org); this estimator does not copy it."
 )
+
+
+def components(schedules, code):
+    """The component modifiers (26, TC) the catalog has rows for, for ``code``."""
+    return [m for m in COMPONENT_MODIFIERS if procedure_key(code, m) in schedules.procedures.index]
 
 
 def is_ama_described(code, description):

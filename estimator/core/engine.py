@@ -176,11 +176,16 @@ def _refuse_unpriced(result, valid, intake):
     others = np.full(intake.size, None, dtype=object)
     others[rows[blocked & ~unpriced]] = OTHER_LINE_INVALID
     intake.messages["encounter"] = _merged(intake.messages.get("encounter"), others)
-    keep = ~blocked
+    return _without(result, valid, blocked)
+
+
+def _without(result, valid, failing):
+    """The result without the lines ``failing`` (a mask over the valid rows), which are no longer valid."""
     n = int(valid.sum())
+    keep = ~failing
     result = {k: v[keep] if isinstance(v, np.ndarray) and len(v) == n else v for k, v in result.items()}
     valid = valid.copy()
-    valid[rows[blocked]] = False
+    valid[np.flatnonzero(valid)[failing]] = False
     return result, valid
 
 
@@ -196,15 +201,10 @@ def _refuse_non_finite(result, valid, intake):
     finite = np.isfinite(np.vstack([result[column] for column in GUARDED])).all(axis=0)
     if finite.all():
         return result, valid
-    n = int(valid.sum())
-    result = {k: v[finite] if isinstance(v, np.ndarray) and len(v) == n else v for k, v in result.items()}
-    failed = np.flatnonzero(valid)[~finite]
     messages = np.full(intake.size, None, dtype=object)
-    messages[failed] = NOT_FINITE
+    messages[np.flatnonzero(valid)[~finite]] = NOT_FINITE
     intake.messages["fee_schedules"] = messages
-    valid = valid.copy()
-    valid[failed] = False
-    return result, valid
+    return _without(result, valid, ~finite)
 
 
 def _expand(values, valid):

@@ -6,6 +6,7 @@ import re
 
 from ..core.glossary import US_STATES
 from ..core.identifiers import npi_is_valid, tin_is_valid  # noqa: F401 - rules of the details too
+from .documents import answer_lines
 
 _ZIP = re.compile(r"^\d{5}(?:-\d{4})?$")
 #: A NUCC Health Care Provider Taxonomy code: ten characters, the last an X (such as 208VP0014X).
@@ -96,7 +97,7 @@ def problems(details, answer):
     facility (it bills that fee); an insured patient's estimate names the patient's member ID (the plan's,
     for the payer's systems)."""
     out = {}
-    lines = answer["lines"] if "lines" in answer else [answer]
+    lines = answer_lines(answer)
     if not details.get("facility") and any(c["component"] == "facility" for line in lines for c in line["components"]):
         out["facility"] = ["Give the facility's details: this estimate includes its facility fee."]
     if not answer.get("good_faith_estimate") and not (details.get("patient") or {}).get("member_id"):

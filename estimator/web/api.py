@@ -16,10 +16,10 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from .. import __version__
 from ..batch.stream import iter_csv
-from ..core.catalog import AMA_POINTER, find, is_ama_described
+from ..core.catalog import AMA_POINTER, components, find, is_ama_described
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS
-from ..core.schedules import COMPONENT_MODIFIERS, procedure_key
+from ..core.schedules import procedure_key
 from ..core.service import check_encounter, check_one, estimate_encounter, estimate_one
 from .http import (
     INVALID_FIELDS,
@@ -40,6 +40,7 @@ from .schemas import (
     PayerSchema,
     ProcedurePageSchema,
     ProcedureQuerySchema,
+    ProcedureRowSchema,
     ProcedureSchema,
     RegionQuerySchema,
     RegionSchema,
@@ -326,34 +327,17 @@ class Procedure(MethodView):
 
 
 #: The catalog's columns an answer about a procedure gives.
-PROCEDURE_FIELDS = (
-    "cpt_code",
-    "modifier",
-    "description",
-    "category",
-    "baseline_low",
-    "baseline_typical",
-    "baseline_high",
-    "bilateral_indicator",
-    "work_rvu",
-    "pe_rvu_nonfacility",
-    "pe_rvu_facility",
-    "mp_rvu",
-    "pctc_indicator",
-    "global_days",
-)
+PROCEDURE_FIELDS = list(ProcedureRowSchema().fields)
 
 
 def procedure_record(loaded, position):
     """One global row of the catalog as the API gives it, with its components (26, TC) and, for a code the
     catalog only names, where its official descriptor is."""
     frame = loaded.procedures
-    record = _records(frame.iloc[[position]], list(PROCEDURE_FIELDS))[0]
+    record = _records(frame.iloc[[position]], PROCEDURE_FIELDS)[0]
     code = record["cpt_code"]
     record["components"] = [
-        _records(frame.loc[[procedure_key(code, m)]], list(PROCEDURE_FIELDS))[0]
-        for m in COMPONENT_MODIFIERS
-        if procedure_key(code, m) in frame.index
+        _records(frame.loc[[procedure_key(code, m)]], PROCEDURE_FIELDS)[0] for m in components(loaded, code)
     ]
     record["descriptor"] = AMA_POINTER if is_ama_described(code, record["description"]) else None
     return record

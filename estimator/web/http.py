@@ -87,7 +87,7 @@ def dotted_errors(messages, prefix=""):
     their field's messages."""
     out = {}
     for field, value in messages.items():
-        if isinstance(value, dict) and value and all(isinstance(k, str) and not k.isdigit() for k in value):
+        if isinstance(value, dict) and value and not any(_is_position(k) for k in value):
             out.update(dotted_errors(value, f"{prefix}{field}."))
         else:
             out[f"{prefix}{field}"] = _message_list(value)
@@ -103,11 +103,15 @@ def _message_list(value):
     return [str(value)]
 
 
+def _is_position(key):
+    """Whether a key of marshmallow's messages is a list item's position (not a field's name, even one of
+    other digits, such as "²")."""
+    return isinstance(key, int) or (isinstance(key, str) and key.isascii() and key.isdigit())
+
+
 def _position(key):
     """A list item's position counted from 1, as people count (marshmallow counts from 0)."""
-    if isinstance(key, int) or (isinstance(key, str) and key.isascii() and key.isdigit()):
-        return int(key) + 1
-    return key  # a field's name (even one of other digits, such as "²")
+    return int(key) + 1 if _is_position(key) else key
 
 
 #: Deepest nesting of objects and lists a JSON body may have: far beyond any request's, and shallow enough

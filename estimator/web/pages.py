@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..batch.stream import iter_csv
-from ..core.catalog import AMA_POINTER, find, is_ama_described
+from ..core.catalog import AMA_POINTER, components, find, is_ama_described
 from ..core.encounters import MAX_LINES
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
@@ -229,7 +229,7 @@ def procedures():
             "category": frame["category"].iat[i],
             "ama": is_ama_described(frame["cpt_code"].iat[i], frame["description"].iat[i]),
             "global_days": frame["global_days"].iat[i],
-            "components": [m for m in ("26", "TC") if f"{frame['cpt_code'].iat[i]}-{m}" in frame.index],
+            "components": components(loaded, frame["cpt_code"].iat[i]),
         }
         for i in found[start : start + FINDER_PAGE]
     ]
