@@ -89,3 +89,27 @@ def test_the_cache_keeps_the_newest_few_and_can_be_turned_off(cache, copy, monke
     shutil.rmtree(cache)
     load_schedules(copy)
     assert not cache.exists()
+
+
+def test_processes_loading_at_once_share_one_entry_and_a_killed_writer_leaves_nothing_read(cache, copy):
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys; from estimator.core.schedules import load_schedules; "
+        "print(load_schedules(sys.argv[1]).content_hash)"
+    )
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(copy)], stdout=subprocess.PIPE) for _ in range(4)]
+    hashes = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert [run.returncode for run in runs] == [0] * 4 and len(hashes) == 1
+    assert len(entries(cache)) == 1 and not list(cache.glob(".schedules-*.part"))
+    # a writer killed halfway: its partial file is never read, and the next writer clears it once stale
+    partial = cache / ".schedules-killed.part"
+    partial.write_bytes(b"half an entry")
+    old = time.time() - schedule_cache.STALE_SECONDS - 1
+    os.utime(partial, (old, old))
+    with open(copy / "payers.csv", "a") as handle:
+        handle.write("p9,P9,commercial,0,0.2,0,,,false,0.5\n")
+    load_schedules(copy)
+    assert not partial.exists() and len(entries(cache)) == 2

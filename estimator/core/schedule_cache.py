@@ -15,10 +15,13 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 #: Entries kept (the newest); older ones are removed when a new one is written.
 KEEP = 8
+#: Age after which a partial entry (its writer was killed) is removed by the next writer.
+STALE_SECONDS = 600
 #: The modules whose rules and tables an entry was built by.
 _CODE = ("schedules.py", "matching.py", "glossary.py", "errors.py", "schedule_cache.py")
 
@@ -92,5 +95,9 @@ def write(schedules):
         entries = sorted(place.glob("schedules-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)
+        now = time.time()
+        for left in place.glob(".schedules-*.part"):  # what a writer killed halfway left (never read)
+            if now - left.stat().st_mtime > STALE_SECONDS:
+                left.unlink(missing_ok=True)
     except OSError:
         return
