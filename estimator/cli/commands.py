@@ -1,4 +1,4 @@
-"""Command line: ``python -m estimator estimate | batch | check-schedules``."""
+"""Command line: ``python -m estimator estimate | benefits | batch | check-schedules | ...``."""
 
 import argparse
 import contextlib
@@ -12,7 +12,7 @@ from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress
 from ..core.errors import InputFileError, RequestError, ScheduleError
 from ..core.glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
 from ..core.schedules import RATES_ENDING_DAYS, load_schedules
-from ..core.service import estimate_one
+from ..eligibility import service as eligibility
 
 
 def _date(text):
@@ -74,6 +74,26 @@ def build_parser():
     )
     for field in ("deductible_met", "oop_met"):
         est.add_argument("--" + field.replace("_", "-"), help=f"{field}: paid so far this plan year (default 0)")
+    est.add_argument(
+        "--eligibility-271",
+        metavar="FILE",
+        help="the patient's eligibility response (X12 271), or - for standard input: its benefit figures for "
+        "this setting and network fill the benefit options not given",
+    )
+    est.add_argument(
+        "--eligibility-patient",
+        metavar="WHO",
+        help="which patient of the 271 when it answers for several: member ID or name, e.g. 'Jane Doe'",
+    )
+
+    ben = sub.add_parser(
+        "benefits", help="read a patient's eligibility response (X12 271) and print its benefits as JSON"
+    )
+    ben.add_argument("file", help="the 271 file, or - for standard input")
+    ben.add_argument(
+        "--setting", default="office", choices=SETTINGS, help="whose service types are read (default office)"
+    )
+    ben.add_argument("--patient", metavar="WHO", help="when the 271 answers for several: member ID or name")
 
     bat = sub.add_parser("batch", help="estimate every row of a CSV file")
     schedules_option(bat)
@@ -187,6 +207,8 @@ def main(argv=None):
             return _serve(args)
         if args.command == "import":
             return _import(args)
+        if args.command == "benefits":
+            return _benefits(args)
         if args.command in ("db", "users", "tokens", "audit"):
             return _records(args)
         schedules = load_schedules(args.fee_schedules)
@@ -384,10 +406,50 @@ def ending_notice(payer):
     )
 
 
+def _read_271(path):
+    """A 271 file's text (``-``: standard input); ``None`` with a message when it cannot be read."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(eligibility.MAX_CHARACTERS + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(eligibility.MAX_CHARACTERS + 1)
+    except OSError as exc:
+        print(f"Cannot read {path}: {exc.strerror or exc}.", file=sys.stderr)
+        return None
+    if len(data) > eligibility.MAX_CHARACTERS:
+        print(eligibility.TOO_LONG, file=sys.stderr)
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        print(f"{path} is not an X12 file: it is not text.", file=sys.stderr)
+        return None
+
+
+def _benefits(args):
+    data = _read_271(args.file)
+    if data is None:
+        return 2
+    try:
+        answer = eligibility.benefits_answer(data, args.patient, args.setting)
+    except RequestError as exc:
+        print(json.dumps({"errors": exc.messages}, indent=2), file=sys.stderr)
+        return 2
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
 def _estimate(args, schedules):
     fields = {f: getattr(args, f) for f in REQUEST_FIELDS if getattr(args, f, None) is not None}
+    if args.eligibility_271 is not None:
+        fields[eligibility.X12_FIELD] = _read_271(args.eligibility_271)
+        if fields[eligibility.X12_FIELD] is None:
+            return 2
+        if args.eligibility_patient is not None:
+            fields[eligibility.PATIENT_FIELD] = args.eligibility_patient
     try:
-        answer = estimate_one(fields, schedules, args.today)
+        answer = eligibility.estimate_one(fields, schedules, args.today)
     except RequestError as exc:
         print(json.dumps({"errors": exc.messages}, indent=2), file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..core.errors import RequestError
-from ..core.service import estimate_encounter, estimate_one
+from ..eligibility import service as eligibility
 from .details import completed
 from .models import AuditEvent, SavedEstimate, SavedLine, utcnow
 
@@ -37,12 +37,11 @@ def schedules_version(schedules, loaded_at):
 
 
 def compute(request, schedules):
-    """The answer of a saved estimate's request: an encounter (with ``lines``) or a single request."""
-    if isinstance(request, dict) and "lines" in request:
-        return estimate_encounter(request, schedules)
+    """The answer of a saved estimate's request: an encounter (with ``lines``) or a single request, with
+    the benefits of its eligibility response (271) when it brings one."""
     if not isinstance(request, dict):
         raise RequestError({"estimate": ["Give the estimate's request as an object."]})
-    return estimate_one(request, schedules)
+    return eligibility.estimate(request, schedules)
 
 
 def payer_kind(schedules, payer_id):
@@ -85,7 +84,7 @@ def save(session, user, request, details, schedules, loaded_at, via, supersedes=
     version = schedules_version(schedules, loaded_at)
     created = utcnow()
     record = SavedEstimate(
-        request=request,
+        request=eligibility.kept(request),  # the 271's figures, not the 271: its number and date are in the answer
         answer=answer,
         details=details,
         patient_name=details["patient"]["name"],

@@ -20,7 +20,14 @@ from ..core.catalog import AMA_POINTER, components, find, is_ama_described
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS
 from ..core.schedules import procedure_key
-from ..core.service import check_encounter, check_one, estimate_encounter, estimate_one
+from ..eligibility.service import (
+    EligibilityError,
+    benefits_answer,
+    check_encounter,
+    check_one,
+    estimate_encounter,
+    estimate_one,
+)
 from .http import (
     INVALID_FIELDS,
     MAX_DEPTH,
@@ -31,6 +38,8 @@ from .http import (
     unkeepable,
 )
 from .schemas import (
+    BenefitsAnswerSchema,
+    BenefitsQuerySchema,
     EncounterRequestSchema,
     EncounterSchema,
     ErrorSchema,
@@ -247,6 +256,50 @@ class Encounters(MethodView):
             answer = estimate_encounter(fields, schedules())
         except RequestError as exc:
             abort(422, message=INVALID_FIELDS, errors=exc.messages)
+        return jsonify(answer)
+
+
+X12_EXAMPLE = (
+    "ISA*00*          *00*          *ZZ*PAYERID        *ZZ*CLINICID       *251201*1200*^*00501*000000001*0*P*:~"
+    "GS*HB*PAYERID*CLINICID*20251201*1200*1*X*005010X279A1~ST*271*0001*005010X279A1~"
+    "BHT*0022*11*10001234*20251201*1200~HL*1**20*1~NM1*PR*2*EXAMPLE PAYER*****PI*12345~HL*2*1*21*1~"
+    "NM1*1P*2*EXAMPLE CLINIC*****XX*1234567893~HL*3*2*22*0~NM1*IL*1*DOE*JANE****MI*W123456789~"
+    "DMG*D8*19700203*F~EB*1**30**EXAMPLE PLAN~EB*C*IND*30***23*1500*****Y~EB*C*IND*30***29*1100*****Y~"
+    "EB*A*IND*98*****.2****Y~EB*B*IND*98***27*40*****Y~EB*G*IND*30***23*5000*****Y~EB*G*IND*30***29*3900*****Y~"
+    "SE*17*0001~GE*1*1~IEA*1*000000001~"
+)
+X12_BODY = {
+    "required": True,
+    "content": {
+        "application/edi-x12": {"schema": {"type": "string"}, "example": X12_EXAMPLE},
+        "text/plain": {"schema": {"type": "string"}, "example": X12_EXAMPLE},
+    },
+}
+
+
+@api_blp.route("/benefits")
+class Benefits(MethodView):
+    @api_blp.arguments(BenefitsQuerySchema, location="query", as_kwargs=True)
+    @api_blp.doc(requestBody=X12_BODY)
+    @api_blp.response(200, BenefitsAnswerSchema)
+    @api_blp.alt_response(413, schema=ErrorSchema, description="The body is over 64 KiB.")
+    @api_blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        description="Not a 271 (not X12, a 270 or an 835, a broken envelope, ...), a rejection (AAA) or coverage "
+        "that is not active (`body`), or several patients and none named (`patient`).",
+    )
+    def post(self, setting="office", patient=None):
+        """Read the benefits of an eligibility response (X12 271)
+
+        The patient's payer, coverage, and per network the deductible (and what is met), coinsurance,
+        copay and out-of-pocket maximum (and what is spent) for the setting's service types, each with the
+        EB segment it came from. The 271 is read, never logged or kept.
+        """
+        try:
+            answer = benefits_answer(request.get_data(cache=False), patient, setting)
+        except EligibilityError as exc:
+            abort(422, message="The eligibility response cannot be read for benefits.", errors=exc.messages)
         return jsonify(answer)
 
 

@@ -19,7 +19,8 @@ from ..core.encounters import MAX_LINES
 from ..core.errors import InputFileError, RequestError
 from ..core.glossary import REQUEST_FIELDS, SETTINGS, STATUS_WORDS
 from ..core.intake import coinsurance_rule
-from ..core.service import estimate_encounter, estimate_one
+from ..eligibility import service as eligibility
+from ..eligibility.benefits import FIGURE_WORDS
 from ..records import documents
 from .content import PROCEDURE_NOTES
 from .http import allow_body, bounded_json, for_people
@@ -50,7 +51,12 @@ FORM_LABELS = {
     "oop_max": "Out-of-pocket maximum",
     "oop_met": "Out-of-pocket already paid this year",
     "lines": "The procedures of the visit",
+    "eligibility_271": "Eligibility response (271)",
+    "eligibility_patient": "Which patient of the 271",
 }
+#: The form fields that bring a 271 (the text box, the patient) and the file a 271 may be uploaded as.
+X12_FIELDS = eligibility.FIELDS
+X12_FILE = "eligibility_271_file"
 
 
 def field_label(name):
@@ -132,6 +138,8 @@ def _form_values(form):
     """What the form holds, to show it again: shared fields as typed, and every line row."""
     values = {name: form.get(name, "").strip() for name in REQUEST_FIELDS if name not in LINE_FIELD_NAMES}
     values["supersedes"] = form.get("supersedes", "").strip()
+    for name in X12_FIELDS:
+        values[name] = form.get(name, "").strip()
     lines = []
     for i in range(_line_count(form)):
         lines.append(
@@ -151,7 +159,7 @@ def _request(values):
     """The request of a submitted form: shared fields (blanks left out, coinsurance from a percent) and
     the lines that name a code (the first always); returns (fields, form row of each line, errors)."""
     fields, errors = {}, {}
-    for name in REQUEST_FIELDS:
+    for name in (*REQUEST_FIELDS, *X12_FIELDS):
         if name not in LINE_FIELD_NAMES and values.get(name):
             fields[name] = values[name]
     if "coinsurance" in fields:  # typed as text: a fraction, or a percent with its sign (SPEC section 3)
@@ -182,9 +190,10 @@ def _form_errors(messages, rows):
     return out
 
 
-def _show_form(values, errors, status=200):
+def _show_form(values, errors, status=200, read_271=None):
     errors = {name: for_people(messages) for name, messages in errors.items()}
-    return render_template("form.html", values=values, errors=errors, **_choices()), status
+    page = render_template("form.html", values=values, errors=errors, read_271=read_271, **_choices())
+    return page, status
 
 
 @bp.get("/")
@@ -285,16 +294,21 @@ def estimate():
     """Estimate the submitted form: the result page (one line), the visit's page (several lines), or
     the form again with messages beside fields. "Add a line" shows the form again with one more row."""
     values = _form_values(request.form)
+    problem = _uploaded_271(values)
+    if problem:
+        return _show_form(values, {"eligibility_271": [problem]}, 422)
     if "add_line" in request.form:
         if len(values["lines"]) < MAX_FORM_LINES:
             values["lines"].append({})
         return _show_form(values, {})
+    if "read_271" in request.form:
+        return _read_271(values)
     fields, lines, rows, errors = _request(values)
     try:
         if len(lines) == 1:
-            answer = estimate_one({**fields, **lines[0]}, schedules())
+            answer = eligibility.estimate_one({**fields, **lines[0]}, schedules())
         else:
-            answer = estimate_encounter({**fields, "lines": lines}, schedules())
+            answer = eligibility.estimate_encounter({**fields, "lines": lines}, schedules())
     except RequestError as exc:
         errors = {**_form_errors(exc.messages, rows), **errors}
     if errors:
@@ -315,6 +329,44 @@ def estimate():
         setting_label=SETTING_LABELS[answer["setting"]],
         today=dt.date.today().isoformat(),
     )
+
+
+def _uploaded_271(values):
+    """A 271 chosen as a file takes the text box's place (the page shows it there); returns a message when
+    the file cannot be read as text."""
+    upload = request.files.get(X12_FILE)
+    if upload is None or not upload.filename:
+        return None
+    data = upload.read(eligibility.MAX_CHARACTERS + 1)
+    if len(data) > eligibility.MAX_CHARACTERS:
+        return eligibility.TOO_LONG
+    try:
+        values["eligibility_271"] = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return "The chosen file is not an X12 file: it is not text."
+    return None
+
+
+def _read_271(values):
+    """The form again with the benefit fields filled from the 271 for its setting and network, each with
+    the segment it came from, for the person to check before estimating."""
+    if not values.get("eligibility_271"):
+        return _show_form(values, {"eligibility_271": ["Paste the 271 or choose its file, then read it."]}, 422)
+    setting = values.get("setting") if values.get("setting") in SETTINGS else "office"
+    network = values.get("network") if values.get("network") in ("in", "out") else "in"
+    try:
+        read = eligibility.benefits_answer(values["eligibility_271"], values.get("eligibility_patient"), setting)
+    except RequestError as exc:
+        keys = {"body": "eligibility_271", "patient": "eligibility_patient"}
+        return _show_form(values, {keys.get(k, k): v for k, v in exc.messages.items()}, 422)
+    sources = {}
+    for field, figure in read["benefits"][network].items():
+        if figure is None:
+            continue
+        value = figure["value"]
+        values[field] = f"{value * 100:g}%" if field == "coinsurance" else f"{value:.2f}".removesuffix(".00")
+        sources[field] = figure["sources"]
+    return _show_form(values, {}, read_271={**read, "network": network, "sources": sources})
 
 
 def _encounter_page(answer, extra):
@@ -482,7 +534,11 @@ def render_error_page(code, name, message):
 def init_app(app):
     """Register the pages and protect every form against cross-site request forgery."""
     app.jinja_env.globals.update(
-        status_words=STATUS_WORDS, line_field=line_field, max_form_lines=MAX_FORM_LINES, field_label=field_label
+        status_words=STATUS_WORDS,
+        line_field=line_field,
+        max_form_lines=MAX_FORM_LINES,
+        field_label=field_label,
+        figure_words=FIGURE_WORDS,
     )
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     allow_body(app, "web.batch_upload", "MAX_PAGE_UPLOAD_BYTES")

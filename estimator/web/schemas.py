@@ -23,6 +23,7 @@ from ..core.glossary import (
     SUPPORTED_MODIFIERS,
     US_STATES,
 )
+from ..eligibility import service as eligibility
 from ..records import details
 from ..records import service as records_service
 
@@ -114,6 +115,23 @@ class SharedFieldsSchema(Schema):
     oop_max = _money("Out-of-pocket maximum for the year; default the payer's.")
     deductible_met = _money("Deductible already paid this plan year; default 0.", 0)
     oop_met = _money("Out-of-pocket spending so far this plan year; default 0.", 0)
+    eligibility_271 = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=eligibility.MAX_CHARACTERS, error=eligibility.TOO_LONG),
+        metadata={
+            "description": "The patient's eligibility response (ASC X12 271, 005010X279A1) as text: its benefit "
+            "figures for this setting and network fill the benefit fields this request leaves out (SPEC section "
+            "10); the answer's `eligibility` names the segment of each. Read, never kept."
+        },
+    )
+    eligibility_patient = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "Which patient of the 271, when it answers for several: member ID or name.",
+            "example": "W123456789",
+        },
+    )
 
 
 class EstimateRequestSchema(SharedFieldsSchema):
@@ -221,6 +239,10 @@ class EstimateSchema(Schema):
         },
     )
     explanation = fields.List(fields.String())
+    eligibility = fields.Nested(
+        lambda: EligibilityUsedSchema(),
+        metadata={"description": "Present when the request brought a 271: where its benefit figures came from."},
+    )
 
 
 class EncounterLineSchema(Schema):
@@ -287,6 +309,10 @@ class EncounterSchema(Schema):
         },
     )
     explanation = fields.List(fields.String())
+    eligibility = fields.Nested(
+        lambda: EligibilityUsedSchema(),
+        metadata={"description": "Present when the request brought a 271: where its benefit figures came from."},
+    )
 
 
 class ProcedureRowSchema(Schema):
@@ -413,6 +439,100 @@ class HealthSchema(Schema):
     payers = fields.Integer()
     regions = fields.Integer()
     version = fields.String()
+
+
+class X12SourceSchema(Schema):
+    """Where a figure was read in the 271."""
+
+    loop = fields.String(metadata={"example": "2110C"})
+    eb = fields.Integer(metadata={"description": "The EB segment, counted from 1 in the patient's loop."})
+    segment = fields.Integer(metadata={"description": "The segment's position in the file (ISA = 1)."})
+    service_type = fields.String(allow_none=True, metadata={"description": "EB03 it was chosen by.", "example": "98"})
+    coverage_level = fields.String(allow_none=True, metadata={"description": "EB02.", "example": "IND"})
+    period = fields.String(allow_none=True, metadata={"description": "EB06 (23 calendar year, 29 remaining, ...)."})
+    text = fields.String(metadata={"example": "EB*C*IND*30***23*1500*****Y"})
+
+
+class X12FigureSchema(Schema):
+    value = fields.Float(
+        metadata={"description": "US dollars; coinsurance a fraction (0.2 = 20 %). In an estimate, what was used."}
+    )
+    sources = fields.List(
+        fields.Nested(X12SourceSchema),
+        metadata={"description": "The EB segment; for what is met, the total's and the remaining's."},
+    )
+
+
+def _figures_schema(extra=None):
+    return Schema.from_dict(
+        {name: fields.Nested(X12FigureSchema, allow_none=True) for name in eligibility.FIGURES} | (extra or {})
+    )
+
+
+class UsedFigureSchema(X12FigureSchema):
+    source = fields.String(
+        data_key="from",
+        metadata={"enum": ["271", "typed"], "description": "The 271's figure, or one the request typed instead."},
+    )
+
+
+class EligibilityUsedSchema(Schema):
+    """The 271 an estimate's benefits came from (SPEC section 10)."""
+
+    control_number = fields.String(metadata={"description": "ISA13, the interchange control number."})
+    date = fields.String(allow_none=True, metadata={"format": "date", "description": "BHT04, the response's date."})
+    reference = fields.String(metadata={"description": "BHT03, the response's reference."})
+    payer_name = fields.String()
+    network = fields.String(metadata={"enum": ["in", "out"]})
+    figures = fields.Dict(keys=fields.String(), values=fields.Nested(UsedFigureSchema))
+
+
+class BenefitsQuerySchema(Schema):
+    setting = fields.String(
+        load_default="office",
+        validate=validate.OneOf(SETTINGS, error=intake.SETTING_CHOICES),
+        metadata={"description": "Whose service types are read (SPEC section 10); default office."},
+    )
+    patient = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "When the 271 answers for several patients: member ID or name."},
+    )
+
+
+class BenefitsPatientSchema(Schema):
+    name = fields.String()
+    last_name = fields.String()
+    first_name = fields.String()
+    member_id = fields.String()
+    birth_date = fields.String(allow_none=True, metadata={"format": "date"})
+    relationship = fields.String(metadata={"enum": ["subscriber", "dependent"]})
+    loop = fields.String(metadata={"enum": ["2000C", "2000D"]})
+
+
+class BenefitsCoverageSchema(Schema):
+    active = fields.Boolean(
+        allow_none=True, metadata={"description": "true; null when the 271 does not say (inactive is a 422)."}
+    )
+    plan = fields.String(allow_none=True)
+    source = fields.Nested(X12SourceSchema, allow_none=True)
+
+
+class BenefitsAnswerSchema(Schema):
+    """What a 271 says of the patient's benefits (SPEC section 10)."""
+
+    control_number = fields.String(metadata={"description": "ISA13, the interchange control number."})
+    date = fields.String(allow_none=True, metadata={"format": "date"})
+    reference = fields.String()
+    payer = fields.Dict(keys=fields.String(), values=fields.String())
+    patient = fields.Nested(BenefitsPatientSchema)
+    coverage = fields.Nested(BenefitsCoverageSchema)
+    setting = fields.String(metadata={"enum": list(SETTINGS)})
+    benefits = fields.Dict(
+        keys=fields.String(metadata={"enum": ["in", "out"]}),
+        values=fields.Nested(_figures_schema()),
+        metadata={"description": "Per network, each figure (null: not reported, the payer's default applies)."},
+    )
+    warnings = fields.List(fields.String())
 
 
 class ErrorSchema(Schema):

@@ -1,0 +1,265 @@
+"""Reads an ASC X12 interchange: separators from its ISA segment, segments, and its envelopes checked
+(ISA/IEA, GS/GE, ST/SE: counts and control numbers). Knows nothing of what a transaction means."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+from .codes import TRANSACTION_WORDS
+
+#: An ISA segment is fixed-length: 106 characters with its terminator.
+ISA_LENGTH = 106
+ISA_ELEMENTS = 16
+#: Positions in the ISA segment of the repetition separator (ISA11), the component separator (ISA16) and
+#: the segment terminator, which follows ISA16.
+REPETITION_AT, COMPONENT_AT, TERMINATOR_AT = 82, 104, 105
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+
+
+class X12Error(ValueError):
+    """The text is not a readable X12 interchange; the message says why, in words, with the segment's
+    position (from 1) where there is one. It never quotes the file's data, only its codes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Separators:
+    element: str
+    repetition: str
+    component: str
+    segment: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """One segment: its position in the interchange (from 1), its id and its elements (``elements[0]`` is
+    the first element after the id, so ``element(1)`` is what X12 calls ``XX01``)."""
+
+    position: int
+    id: str
+    elements: tuple[str, ...]
+    separators: Separators
+
+    def element(self, n):
+        """Element ``n`` (from 1), stripped; blank when the segment is shorter."""
+        return self.elements[n - 1].strip() if n <= len(self.elements) else ""
+
+    def repeats(self, n):
+        """The repetitions of element ``n``, blank ones left out."""
+        return tuple(part.strip() for part in self.element(n).split(self.separators.repetition) if part.strip())
+
+    def text(self):
+        """The segment as written, without its terminator."""
+        return self.separators.element.join((self.id, *self.elements))
+
+
+@dataclasses.dataclass(frozen=True)
+class Transaction:
+    """One transaction set, ST to SE; ``segments`` are those between them."""
+
+    id: str
+    control_number: str
+    version: str
+    segments: tuple[Segment, ...]
+    position: int  # of its ST segment
+
+
+@dataclasses.dataclass(frozen=True)
+class Interchange:
+    control_number: str
+    date: dt.date | None
+    separators: Separators
+    transactions: tuple[Transaction, ...]
+
+
+def _decoded(data):
+    if isinstance(data, str):
+        return data
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise X12Error("This is not an X12 file: it is not text.") from None
+
+
+def separators(text):
+    """The separators the ISA segment at the start of ``text`` declares."""
+    if len(text) < ISA_LENGTH:
+        raise X12Error(
+            f"The ISA segment is cut short: it has {len(text)} characters, and the standard fixes it at "
+            f"{ISA_LENGTH}, which is where its separators are read."
+        )
+    element = text[3]
+    isa = text[:ISA_LENGTH]
+    found = isa[:TERMINATOR_AT].count(element) if element not in "\r\n" else 0
+    if element.isalnum() or element.isspace() or found != ISA_ELEMENTS:
+        raise X12Error(
+            "The ISA segment is not the 106 characters with 16 elements the standard fixes, so its separators "
+            f"cannot be read: with the character after 'ISA' as the element separator it has {found} elements. "
+            "Send the file as the payer or clearinghouse gave it."
+        )
+    found = Separators(
+        element=element, repetition=isa[REPETITION_AT], component=isa[COMPONENT_AT], segment=isa[TERMINATOR_AT]
+    )
+    chosen = [found.element, found.component, found.segment]
+    if isa[84:89] == "00501":  # from version 5010, ISA11 is the repetition separator
+        chosen.append(found.repetition)
+    bad = [c for c in chosen if c.isalnum() or c == " "]
+    if bad or len(set(chosen)) != len(chosen):
+        raise X12Error(
+            "The ISA segment declares separators that cannot be used: they must be distinct and neither "
+            f"letters, digits nor spaces (element {found.element!r}, component {found.component!r}, "
+            f"repetition {found.repetition!r}, segment {found.segment!r})."
+        )
+    return found
+
+
+def segments(text, seps):
+    """The segments of ``text``, split by the declared terminator; line breaks around them are ignored."""
+    pieces = [piece.strip("\r\n") for piece in text.split(seps.segment)]
+    while pieces and not pieces[-1].strip():  # what follows the last terminator
+        pieces.pop()
+    out = []
+    for position, raw in enumerate(pieces, start=1):
+        if not raw.strip():
+            raise X12Error(f"Segment {position} is empty: two segment terminators ({seps.segment!r}) in a row.")
+        parts = raw.split(seps.element)
+        tag = parts[0].strip()
+        if not _SEGMENT_ID.fullmatch(tag):
+            raise X12Error(
+                f"Segment {position} has no segment id where one should be: the file does not use the separators "
+                f"its ISA segment declares (elements {seps.element!r}, segments {seps.segment!r})."
+            )
+        out.append(Segment(position, tag, tuple(parts[1:]), seps))
+    return out
+
+
+def _count(segment, n, what):
+    value = segment.element(n)
+    if not value.isdigit():
+        raise X12Error(
+            f"Segment {segment.position} ({segment.id}): {segment.id}0{n}, the number of {what}, is not a number."
+        )
+    return int(value)
+
+
+def _isa_date(isa):
+    try:
+        return dt.datetime.strptime(isa.element(9), "%y%m%d").date()
+    except ValueError:
+        return None
+
+
+def read(data):
+    """Read an interchange from ``data`` (text or UTF-8 bytes).
+
+    Raises ``X12Error`` when it is not X12, when its separators cannot be used, or when an envelope is
+    broken: a segment outside them, a count (SE01, GE01, IEA01) or a closing control number that does not
+    match, a missing closing segment.
+    """
+    text = _decoded(data).lstrip("\ufeff \t\r\n")
+    if not text.startswith("ISA"):
+        raise X12Error(
+            "This is not an X12 file: an X12 interchange starts with an ISA segment. Paste or upload the "
+            "eligibility response (271) as the payer or clearinghouse sent it."
+        )
+    seps = separators(text)
+    found = segments(text, seps)
+    isa, rest = found[0], found[1:]
+    if len(isa.elements) != ISA_ELEMENTS:
+        raise X12Error("Segment 1 (ISA) does not have its 16 elements.")
+    groups = 0
+    transactions = []
+    i = 0
+
+    def expect_end(what, position):
+        raise X12Error(f"The file ends before {what} (opened at segment {position}): it may be cut off.")
+
+    while i < len(rest) and rest[i].id == "TA1":  # an interchange acknowledgment may precede the groups
+        i += 1
+    while i < len(rest) and rest[i].id == "GS":
+        gs = rest[i]
+        groups += 1
+        i += 1
+        count = 0
+        while i < len(rest) and rest[i].id == "ST":
+            st = rest[i]
+            start = i
+            i += 1
+            while i < len(rest) and rest[i].id not in ("SE", "ST", "GE", "IEA", "GS"):
+                i += 1
+            if i == len(rest):
+                expect_end("the SE segment that closes the transaction", st.position)
+            se = rest[i]
+            if se.id != "SE":
+                raise X12Error(
+                    f"Segment {se.position} ({se.id}) comes before the SE segment that closes the transaction "
+                    f"opened at segment {st.position}."
+                )
+            body = tuple(rest[start + 1 : i])
+            declared = _count(se, 1, "segments in the transaction")
+            if declared != len(body) + 2:
+                raise X12Error(
+                    f"Segment {se.position} (SE) says the transaction has {declared} segments, but it has "
+                    f"{len(body) + 2} (ST to SE): the file is damaged or cut."
+                )
+            if se.element(2) != st.element(2):
+                raise X12Error(
+                    f"Segment {se.position} (SE) closes transaction {se.element(2)!r}, but the transaction "
+                    f"opened at segment {st.position} is {st.element(2)!r}."
+                )
+            version = st.element(3) or gs.element(8)
+            transactions.append(Transaction(st.element(1), st.element(2), version, body, st.position))
+            count += 1
+            i += 1
+        if i == len(rest):
+            expect_end("the GE segment that closes the functional group", gs.position)
+        ge = rest[i]
+        if ge.id != "GE":
+            raise X12Error(
+                f"Segment {ge.position} ({ge.id}) is where a transaction (ST) or the end of the functional group "
+                "(GE) should be."
+            )
+        if _count(ge, 1, "transactions in the group") != count:
+            raise X12Error(
+                f"Segment {ge.position} (GE) says the functional group has {ge.element(1)} transactions, but it "
+                f"has {count}."
+            )
+        if ge.element(2) != gs.element(6):
+            raise X12Error(
+                f"Segment {ge.position} (GE) closes group {ge.element(2)!r}, but the group opened at segment "
+                f"{gs.position} is {gs.element(6)!r}."
+            )
+        i += 1
+    if i == len(rest):
+        expect_end("the IEA segment that closes the interchange", 1)
+    iea = rest[i]
+    if iea.id != "IEA":
+        raise X12Error(
+            f"Segment {iea.position} ({iea.id}) is where a functional group (GS) or the end of the interchange "
+            "(IEA) should be."
+        )
+    if i != len(rest) - 1:
+        raise X12Error(
+            f"Segment {rest[i + 1].position} ({rest[i + 1].id}) follows the IEA segment that closes the "
+            "interchange: send one interchange at a time."
+        )
+    if _count(iea, 1, "functional groups") != groups:
+        raise X12Error(
+            f"Segment {iea.position} (IEA) says the interchange has {iea.element(1)} functional groups, but it "
+            f"has {groups}."
+        )
+    if iea.element(2) != isa.element(13):
+        raise X12Error(
+            f"Segment {iea.position} (IEA) closes interchange {iea.element(2)!r}, but the ISA segment opens "
+            f"{isa.element(13)!r}."
+        )
+    if not transactions:
+        raise X12Error("The interchange holds no transaction (ST segment).")
+    return Interchange(isa.element(13), _isa_date(isa), seps, tuple(transactions))
+
+
+def transaction_words(code):
+    """A transaction set id in words: ``270`` -> 'an eligibility inquiry (270)'."""
+    words = TRANSACTION_WORDS.get(code)
+    return f"{words} ({code})" if words else f"a transaction of type {code!r}"
