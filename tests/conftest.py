@@ -122,3 +122,23 @@ def database(request, tmp_path):
     url, drop = database_url(request.param, tmp_path)
     yield url
     drop()
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def site(database):
+    """The app on a new records database with a staff user: (app, API headers with their token, session)."""
+    from estimator.records.accounts import add_user, create_token
+    from estimator.records.db import make_engine, make_sessions
+    from estimator.web.app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database, "RELOAD_INTERVAL": 0})
+    session = make_sessions(make_engine(database))()
+    add_user(session, "staff@example.org", PASSWORD)
+    token = create_token(session, "staff@example.org")
+    yield app, {"Authorization": f"Bearer {token}"}, session
+    session.close()
+    session.bind.dispose()
+    app.extensions["records_engine"].dispose()

@@ -4,12 +4,36 @@ and every answer matches its documented status, content type and schema."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
 )
+
+
+def _mangled(example):
+    """The API's example 271 with bytes cut out and others put in."""
+    cuts = st.lists(st.tuples(st.integers(0, len(example)), st.integers(0, 6), st.binary(max_size=4)), max_size=3)
+
+    def apply(edits):
+        data = example
+        for at, length, insert in edits:
+            data = data[:at] + insert + data[at + length :]
+        return data
+
+    return cuts.map(apply)
+
+
+def _x12_bodies():
+    from estimator.web.api import X12_EXAMPLE
+
+    return st.one_of(st.binary(max_size=300), _mangled(X12_EXAMPLE.encode()))
+
+
+# An eligibility response (X12 271) body: raw bytes, whole or mangled.
+schemathesis.openapi.media_type("application/edi-x12", _x12_bodies())
 
 
 @pytest.fixture

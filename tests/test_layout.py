@@ -14,10 +14,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "estimator"
 MAY_IMPORT = {
     "core": set(),
     "batch": {"core"},
-    "cli": {"core", "batch", "importers", "records"},
-    "web": {"core", "batch", "records"},
+    "cli": {"core", "batch", "importers", "records", "eligibility"},
+    "web": {"core", "batch", "records", "eligibility"},
     "importers": {"core"},
-    "records": {"core"},
+    "eligibility": {"core"},
+    "records": {"core", "eligibility"},
 }
 #: Third-party packages the core may import; everything else it imports must be the standard library.
 CORE_THIRD_PARTY = {"numpy", "pandas"}

@@ -14,14 +14,14 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
 from estimator.records import service as records
-from estimator.records.accounts import add_user, create_token, disable_user, revoke_token
-from estimator.records.db import make_engine, make_sessions
+from estimator.records.accounts import create_token, disable_user, revoke_token
 from estimator.records.details import npi_is_valid, tin_is_valid
 from estimator.records.fhir import PROFILES
 from estimator.records.models import SavedEstimate
 from estimator.web.app import create_app
 
-PASSWORD = "correct horse battery staple"
+from .conftest import PASSWORD
+
 VISIT = {
     "payer_id": "self_pay",
     "zip": "30303",
@@ -41,18 +41,6 @@ DETAILS = {
     "facility": FACILITY,
     "diagnosis_codes": ["M54.16"],
 }
-
-
-@pytest.fixture
-def site(database):
-    app = create_app({"TESTING": True, "DATABASE_URL": database, "RELOAD_INTERVAL": 0})
-    session = make_sessions(make_engine(database))()
-    add_user(session, "staff@example.org", PASSWORD)
-    token = create_token(session, "staff@example.org")
-    yield app, {"Authorization": f"Bearer {token}"}, session
-    session.close()
-    session.bind.dispose()
-    app.extensions["records_engine"].dispose()
 
 
 def save(client, headers, **overrides):
