@@ -134,13 +134,25 @@ def segments(text, seps):
     return out
 
 
-def _count(segment, n, what):
-    value = segment.element(n)
-    if not value.isdigit():
+def _closes(closing, opening, what, counted, count, control):
+    """Check a closing segment (SE, GE, IEA): the number of what it closes (its element 1) and the opening's
+    control number repeated (its element 2)."""
+    declared = closing.element(1)
+    if not declared.isdigit():
         raise X12Error(
-            f"Segment {segment.position} ({segment.id}): {segment.id}0{n}, the number of {what}, is not a number."
+            f"Segment {closing.position} ({closing.id}): {closing.id}01, the number of {counted} in the {what}, is "
+            "not a number."
         )
-    return int(value)
+    if int(declared) != count:
+        raise X12Error(
+            f"Segment {closing.position} ({closing.id}) says the {what} has {int(declared)} {counted}, but it has "
+            f"{count}: the file is damaged or cut."
+        )
+    if closing.element(2) != control:
+        raise X12Error(
+            f"Segment {closing.position} ({closing.id}) closes {what} {closing.element(2)!r}, but the {what} opened "
+            f"at segment {opening.position} is {control!r}."
+        )
 
 
 def _isa_date(isa):
@@ -197,17 +209,7 @@ def read(data):
                     f"opened at segment {st.position}."
                 )
             body = tuple(rest[start + 1 : i])
-            declared = _count(se, 1, "segments in the transaction")
-            if declared != len(body) + 2:
-                raise X12Error(
-                    f"Segment {se.position} (SE) says the transaction has {declared} segments, but it has "
-                    f"{len(body) + 2} (ST to SE): the file is damaged or cut."
-                )
-            if se.element(2) != st.element(2):
-                raise X12Error(
-                    f"Segment {se.position} (SE) closes transaction {se.element(2)!r}, but the transaction "
-                    f"opened at segment {st.position} is {st.element(2)!r}."
-                )
+            _closes(se, st, "transaction", "segments (ST to SE)", len(body) + 2, st.element(2))
             version = st.element(3) or gs.element(8)
             transactions.append(Transaction(st.element(1), st.element(2), version, body, st.position))
             count += 1
@@ -220,16 +222,7 @@ def read(data):
                 f"Segment {ge.position} ({ge.id}) is where a transaction (ST) or the end of the functional group "
                 "(GE) should be."
             )
-        if _count(ge, 1, "transactions in the group") != count:
-            raise X12Error(
-                f"Segment {ge.position} (GE) says the functional group has {ge.element(1)} transactions, but it "
-                f"has {count}."
-            )
-        if ge.element(2) != gs.element(6):
-            raise X12Error(
-                f"Segment {ge.position} (GE) closes group {ge.element(2)!r}, but the group opened at segment "
-                f"{gs.position} is {gs.element(6)!r}."
-            )
+        _closes(ge, gs, "functional group", "transactions", count, gs.element(6))
         i += 1
     if i == len(rest):
         expect_end("the IEA segment that closes the interchange", 1)
@@ -244,16 +237,7 @@ def read(data):
             f"Segment {rest[i + 1].position} ({rest[i + 1].id}) follows the IEA segment that closes the "
             "interchange: send one interchange at a time."
         )
-    if _count(iea, 1, "functional groups") != groups:
-        raise X12Error(
-            f"Segment {iea.position} (IEA) says the interchange has {iea.element(1)} functional groups, but it "
-            f"has {groups}."
-        )
-    if iea.element(2) != isa.element(13):
-        raise X12Error(
-            f"Segment {iea.position} (IEA) closes interchange {iea.element(2)!r}, but the ISA segment opens "
-            f"{isa.element(13)!r}."
-        )
+    _closes(iea, isa, "interchange", "functional groups", groups, isa.element(13))
     if not transactions:
         raise X12Error("The interchange holds no transaction (ST segment).")
     return Interchange(isa.element(13), _isa_date(isa), seps, tuple(transactions))
