@@ -195,6 +195,25 @@ def test_keyboard_only_submission(page, server):
     assert page.title() == "Estimate for 99213"
 
 
+def test_a_pasted_271_fills_the_plan_figures_and_enter_estimates(page, server):
+    response = (Path(__file__).parent / "data" / "x12" / "own-dependent-family-deductible.271").read_text()
+    page.goto(server + "/")
+    page.fill("#cpt_code", "64483")
+    page.select_option("#payer_id", "example_ppo")
+    page.fill("#zip", "10001")
+    page.fill("#date_of_service", "2025-12-15")
+    page.fill("#eligibility_271", response)
+    page.click("button[name=read_271]")
+    assert page.url.endswith("#plan-figures")
+    figures = {name: page.input_value(f"#{name}") for name in ("deductible", "deductible_met", "coinsurance", "copay")}
+    assert figures == {"deductible": "4000", "deductible_met": "3900", "coinsurance": "10%", "copay": "35"}
+    assert "From the 271: EB segment 13" in page.inner_text("[data-source=copay]")
+    page.press("#copay", "Enter")  # the form's default button estimates; it does not read the 271 again
+    assert page.title() == "Estimate for 64483"
+    assert page.inner_text("[data-field=patient_expected]") == "$165.00"
+    assert "000000101" in page.inner_text("[data-field=eligibility]")
+
+
 def test_a_code_found_by_its_words_starts_an_estimate(page, server):
     """The code finder works without JavaScript: a search, then a link that fills the form with the code."""
     page.goto(server + "/")
