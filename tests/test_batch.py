@@ -149,7 +149,7 @@ def test_command_line_file_to_file(tmp_path):
     out = cli("batch", str(GOLDEN_IN), "-o", str(target), "--fee-schedules", str(TEST_SCHEDULES))
     assert out.returncode == 0, out.stderr
     assert target.read_text() == GOLDEN_OUT.read_text()
-    assert b"12 rows, 8 estimated, 4 with errors, 4 priced on the national baseline range" in out.stderr
+    assert b"12 rows read: 8 estimated, 4 failed; 4 priced on the national baseline range" in out.stderr
     assert b"Prior authorization: not applicable 1, not required 2, required 2, unknown 3." in out.stderr
     assert b"rows/s" in out.stderr
 

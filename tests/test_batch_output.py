@@ -46,7 +46,7 @@ def _started(big_file, target):
         [*command, "--jobs", "2", "--chunk-rows", "5000"], stderr=subprocess.PIPE, start_new_session=True, cwd=ROOT
     )
     first = run.stderr.readline().decode()
-    assert "rows estimated" in first, first
+    assert "rows read:" in first and "estimated" in first and "failed" in first, first
     assert len(_group(run.pid)) >= 3  # the main process and its workers are running
     return run
 

@@ -812,6 +812,11 @@ def csv_header(header):
     return [*(_neutral_text(h) for h in header), *added_columns([h.strip() for h in header])]
 
 
+def rows_words(read, estimated, failed):
+    """The batch's counts in the words the progress line and the summary share: rows read, estimated, failed."""
+    return f"{read:,} rows read: {estimated:,} estimated, {failed:,} failed"
+
+
 class StderrProgress:
     """Rows and rate on standard error: one line rewritten in place on a terminal, a line per chunk otherwise."""
 
@@ -821,7 +826,7 @@ class StderrProgress:
 
     def __call__(self, rows, failed, seconds):
         rate = rows / max(seconds, 1e-9)
-        text = f"{rows:,} rows estimated ({rate:,.0f} rows/s), {failed:,} with errors"
+        text = f"{rows_words(rows, rows - failed, failed)} ({rate:,.0f} rows/s)"
         if self.tty:
             self.stream.write("\r" + text)
         else:

@@ -5,10 +5,11 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sys
 
-from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress
+from ..batch.stream import DEFAULT_CHUNK_ROWS, StderrProgress, rows_words
 from ..core.errors import InputFileError, RequestError, ScheduleError
 from ..core.glossary import NETWORKS, REQUEST_FIELDS, SETTINGS
 from ..core.schedules import RATES_ENDING_DAYS, load_schedules
@@ -32,53 +33,133 @@ def _positive(text):
     return value
 
 
+#: What a batch file holds, for ``batch --help``.
+BATCH_COLUMNS_HELP = """\
+The input CSV has a header; its columns are the request fields: cpt_code and payer_id are required, and
+region_id, zip, setting, network, modifiers, units, date_of_service, deductible, coinsurance, copay,
+oop_max, deductible_met, oop_met may be given (a blank cell takes the default). An encounter_id column
+groups adjacent rows with the same id into one visit (up to 20 lines, sharing every field but cpt_code,
+modifiers and units): the multiple-procedure reduction and the benefits apply across the visit. Other
+columns (a claim id, say) pass through. Example:
+
+  claim_id,encounter_id,cpt_code,modifiers,payer_id,zip,date_of_service
+  A-1,V1,64483,RT,medicare,10001,2025-05-01
+  A-2,V1,64484,RT,medicare,10001,2025-05-01
+  A-3,,20971,50,self_pay,30303,2025-05-01
+
+Each row comes back once, in order, with allowed_low/expected/high, patient_low/expected/high,
+payer_expected, balance_billing_expected, prior_auth, warnings and error added (and, with encounter_id,
+reduction_factor and the visit's totals)."""
+
+
+def _line(text):
+    """A ``--line`` value: ``CODE[:MODIFIER,MODIFIER...][xUNITS]`` as a line of a visit."""
+    match = re.fullmatch(r"\s*([^:\s]+?)(?::([^x]*))?(?:x(\d+))?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a line CODE[:MODIFIERS][xUNITS], e.g. 64484:RT or 99213x1: {text!r}")
+    code, modifiers, units = match.groups()
+    line = {"cpt_code": code}
+    if modifiers:
+        line["modifiers"] = [m for m in re.split(r"[\s,;]+", modifiers) if m]
+    if units:
+        line["units"] = units
+    return line
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m estimator",
-        description="Estimate what a procedure costs the patient, and whether the insurer must approve it first.",
+        prog="estimator",
+        description="Estimate what a procedure costs the patient, and whether the insurer must approve it first. "
+        "Run as `estimator COMMAND` once the package is installed, or `python -m estimator COMMAND` in a checkout.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def schedules_option(p):
         p.add_argument(
             "--fee-schedules",
             metavar="DIR",
-            help="fee-schedule directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)",
+            help="fee-schedule directory to use, e.g. ~/clinic_schedules (default: $ESTIMATOR_FEE_SCHEDULES, else the "
+            "shipped one)",
         )
         p.add_argument(
             "--today",
             type=_date,
             metavar="YYYY-MM-DD",
-            help="date of service for requests that give none (default: today)",
+            help="the date of service of requests that give none, e.g. 2025-05-01 (default: today)",
         )
 
-    est = sub.add_parser("estimate", help="estimate one procedure line and print the JSON answer")
+    def money(p, name, what, default="the payer's"):
+        p.add_argument(
+            "--" + name.replace("_", "-"), metavar="DOLLARS", help=f"{what}, in dollars, e.g. 1500 (default: {default})"
+        )
+
+    est = sub.add_parser(
+        "estimate",
+        help="estimate a procedure, or a visit of several lines, and print the JSON answer",
+        description="Estimate one procedure line (--cpt-code) or a visit of several lines (--line, once per line) "
+        "and print the JSON answer, as POST /api/v1/estimates and POST /api/v1/encounters give it.",
+        epilog="examples:\n  estimator estimate --cpt-code 64483 --payer-id medicare --zip 10001\n"
+        "  estimator estimate --line 64483:RT --line 64484:RT --payer-id example_ppo --zip 10001 --deductible-met 500",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     schedules_option(est)
-    est.add_argument("--cpt-code", required=True, help="procedure code, e.g. 64483")
-    est.add_argument("--payer-id", required=True, help="payer, e.g. medicare or self_pay")
-    est.add_argument("--region-id", help="region, e.g. ny-01 (or give --zip)")
-    est.add_argument("--zip", help="patient or clinic ZIP code, 5 digits or ZIP+4")
-    est.add_argument("--setting", help=f"one of {', '.join(SETTINGS)} (default office)")
-    est.add_argument("--network", help=f"one of {', '.join(NETWORKS)} (default in)")
+    what = est.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--cpt-code",
+        action="append",
+        metavar="CODE",
+        help="the procedure code of a single line, e.g. 64483 (see `estimator procedures`); for a visit, use --line",
+    )
+    what.add_argument(
+        "--line",
+        action="append",
+        type=_line,
+        metavar="CODE[:MODIFIERS][xUNITS]",
+        help="one line of a visit, repeated for each, e.g. --line 64483:RT --line 64484:RT,XS --line 99213:25x1 "
+        "(modifiers after ':', separated by commas; units after 'x', default 1)",
+    )
+    est.add_argument(
+        "--payer-id",
+        required=True,
+        metavar="PAYER",
+        help="the payer, e.g. medicare, example_ppo or self_pay (see `estimator payers`)",
+    )
+    est.add_argument("--region-id", metavar="REGION", help="the region, e.g. ny-01 (or give --zip; default national)")
+    est.add_argument("--zip", metavar="ZIP", help="ZIP code where it is done, 5 digits or ZIP+4, e.g. 10001")
+    est.add_argument(
+        "--setting", metavar="SETTING", help=f"where it is done: {', '.join(SETTINGS)}, e.g. asc (default office)"
+    )
+    est.add_argument(
+        "--network",
+        metavar="NETWORK",
+        help=f"in or out of the payer's network: {' or '.join(NETWORKS)}, e.g. out (default in)",
+    )
     est.add_argument(
         "--modifiers",
-        help="modifiers separated by spaces or commas, e.g. '26 RT': 50, RT, LT (sides), 26, TC (components); "
-        "25, 51, 59, 76, 77, 79, XE, XP, XS, XU accepted, changing no figure",
+        metavar="MODIFIERS",
+        help="a single line's modifiers, separated by spaces or commas, e.g. '26 RT': 50, RT, LT (sides), 26, TC "
+        "(components); 25, 51, 59, 76, 77, 79, XE, XP, XS, XU accepted, changing no figure",
     )
-    est.add_argument("--units", help="units, 1 to 99 (default 1)")
-    est.add_argument("--date-of-service", help="YYYY-MM-DD (default today)")
-    for field in ("deductible", "copay", "oop_max"):
-        est.add_argument("--" + field.replace("_", "-"), help=f"{field} (default: the payer's)")
+    est.add_argument("--units", metavar="N", help="a single line's units, a whole number 1 to 99, e.g. 2 (default 1)")
     est.add_argument(
-        "--coinsurance", help="the patient's share after the deductible: 20%% or 0.2 (default: the payer's)"
+        "--date-of-service", metavar="YYYY-MM-DD", help="the day it is done, e.g. 2025-05-01 (default today)"
     )
-    for field in ("deductible_met", "oop_met"):
-        est.add_argument("--" + field.replace("_", "-"), help=f"{field}: paid so far this plan year (default 0)")
+    money(est, "deductible", "the plan's yearly deductible")
+    est.add_argument(
+        "--coinsurance",
+        metavar="SHARE",
+        help="the patient's share after the deductible, a percent with its sign or a fraction, e.g. 20%% or 0.2 "
+        "(default: the payer's)",
+    )
+    money(est, "copay", "the copay per service")
+    money(est, "oop_max", "the plan's yearly out-of-pocket maximum")
+    money(est, "deductible_met", "deductible already paid this plan year", "0")
+    money(est, "oop_met", "out-of-pocket spending so far this plan year", "0")
     est.add_argument(
         "--eligibility-271",
         metavar="FILE",
-        help="the patient's eligibility response (X12 271), or - for standard input: its benefit figures for "
-        "this setting and network fill the benefit options not given",
+        help="the patient's eligibility response (X12 271) file, or - for standard input, e.g. response.271: its "
+        "benefit figures for this setting and network fill the benefit options not given",
     )
     est.add_argument(
         "--eligibility-patient",
@@ -87,20 +168,66 @@ def build_parser():
     )
 
     ben = sub.add_parser(
-        "benefits", help="read a patient's eligibility response (X12 271) and print its benefits as JSON"
+        "benefits",
+        help="read a patient's eligibility response (X12 271) and print its benefits as JSON",
+        description="Read an eligibility response (X12 271) and print, as POST /api/v1/benefits does, the payer, "
+        "the patient, whether coverage is active, and per network the benefit figures with their segments.",
     )
-    ben.add_argument("file", help="the 271 file, or - for standard input")
+    ben.add_argument("file", metavar="FILE", help="the 271 file, or - for standard input, e.g. response.271")
     ben.add_argument(
-        "--setting", default="office", choices=SETTINGS, help="whose service types are read (default office)"
+        "--setting",
+        default="office",
+        choices=SETTINGS,
+        help="whose service types are read: office (98, 1, 30), asc (2, 1, 30), hospital_outpatient (50, 2, 1, 30); "
+        "default office",
     )
-    ben.add_argument("--patient", metavar="WHO", help="when the 271 answers for several: member ID or name")
+    ben.add_argument(
+        "--patient", metavar="WHO", help="when the 271 answers for several: member ID or name, e.g. W123456789"
+    )
 
-    bat = sub.add_parser("batch", help="estimate every row of a CSV file")
+    pay = sub.add_parser(
+        "payers",
+        help="list the payers of the fee schedules: id, kind, name and default benefits",
+        description="List the payers of the fee schedules, one per line: payer id (what --payer-id takes), kind, "
+        "name, and the default benefits used when a request gives none.",
+    )
+    schedules_option(pay)
+    pro = sub.add_parser(
+        "procedures",
+        help="find procedure codes by number or words and list them with their descriptions",
+        description="List the procedure codes that match a code's start or words of its description (in any "
+        "order), one per line: code, description, national range.",
+    )
+    schedules_option(pro)
+    pro.add_argument("query", metavar="QUERY", nargs="*", help="a code or its start, or words, e.g. 6448 or lumbar mri")
+    pro.add_argument(
+        "--limit", type=_positive, default=50, metavar="N", help="at most this many codes, e.g. 200 (default 50)"
+    )
+
+    bat = sub.add_parser(
+        "batch",
+        help="estimate every row of a CSV (or Parquet) file",
+        description="Estimate every row of a CSV or Parquet file of requests, streamed in chunks.",
+        epilog=BATCH_COLUMNS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     schedules_option(bat)
-    bat.add_argument("input", help="input CSV, or - for standard input")
-    bat.add_argument("-o", "--output", required=True, help="output CSV, or - for standard output")
     bat.add_argument(
-        "--chunk-rows", type=_positive, default=DEFAULT_CHUNK_ROWS, help="rows estimated at a time (at least 1)"
+        "input", metavar="INPUT", help="input CSV or Parquet file, or - for standard input, e.g. claims.csv"
+    )
+    bat.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT",
+        help="output CSV or Parquet file, or - for standard output, e.g. estimates.csv",
+    )
+    bat.add_argument(
+        "--chunk-rows",
+        type=_positive,
+        default=DEFAULT_CHUNK_ROWS,
+        metavar="N",
+        help=f"rows estimated at a time, at least 1, e.g. 10000 (default {DEFAULT_CHUNK_ROWS:,})",
     )
     bat.add_argument(
         "--engine",
@@ -109,68 +236,125 @@ def build_parser():
         help="pandas: stream on this machine (default); dask: partitions on a Dask cluster",
     )
     bat.add_argument(
-        "--scheduler", metavar="ADDRESS", help="with --engine dask: a running Dask scheduler (default: a local cluster)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)",
     )
     bat.add_argument(
         "--jobs",
         type=_positive,
         default=None,
-        help="worker processes that estimate CSV chunks while this one reads and writes (default: the "
+        metavar="N",
+        help="worker processes that estimate chunks while this one reads and writes, e.g. 4 (default: the "
         "cores this process may use; 1: no workers)",
     )
-    bat.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
-    bat.add_argument("--summary", metavar="FILE", help="also write the summary (counts) as JSON to FILE")
+    bat.add_argument("-q", "--quiet", action="store_true", help="print no progress on standard error")
+    bat.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="also write the summary (rows read, estimated, failed, ...) as JSON to FILE, e.g. summary.json",
+    )
 
-    srv = sub.add_parser("serve", help="start the web service (gunicorn) on a fee-schedule directory")
-    srv.add_argument("--fee-schedules", metavar="DIR", help="fee-schedule directory (default: the shipped one)")
-    srv.add_argument("--bind", default=None, help="address to listen on (default 127.0.0.1:8000)")
-    srv.add_argument("--workers", type=_positive, default=None, help="worker processes (default: cores + 1)")
+    srv = sub.add_parser(
+        "serve",
+        help="start the web service (gunicorn) on a fee-schedule directory",
+        description="Start the web service: the form, the API and the records. Needs ESTIMATOR_SECRET_KEY (at "
+        "least 32 random characters) in the environment.",
+        epilog="example:\n  ESTIMATOR_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))') "
+        "estimator serve --bind 0.0.0.0:8000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    srv.add_argument(
+        "--fee-schedules",
+        metavar="DIR",
+        help="fee-schedule directory, e.g. ~/clinic_schedules (default: $ESTIMATOR_FEE_SCHEDULES, else the "
+        "shipped one)",
+    )
+    srv.add_argument(
+        "--bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="address to listen on, e.g. 0.0.0.0:8080 (default 127.0.0.1:8000)",
+    )
+    srv.add_argument(
+        "--workers", type=_positive, default=None, metavar="N", help="worker processes, e.g. 4 (default: cores + 1)"
+    )
 
     imp = sub.add_parser("import", help="import published prices into a fee-schedule directory")
-    kinds = imp.add_subparsers(dest="kind", required=True)
+    kinds = imp.add_subparsers(dest="kind", required=True, metavar="KIND")
     tic = kinds.add_parser("tic", help="a payer's Transparency in Coverage in-network rates file (JSON or .json.gz)")
-    tic.add_argument("file", help="the in-network rates file")
-    tic.add_argument("--payer-id", required=True, help="our payer these rates belong to (in payers.csv)")
-    tic.add_argument("--npi", action="append", default=[], metavar="NPI", help="keep these providers only (repeat)")
-    tic.add_argument("--tin", action="append", default=[], metavar="TIN", help="keep these providers only (repeat)")
+    tic.add_argument("file", metavar="FILE", help="the in-network rates file, e.g. in-network-rates.json.gz")
+    tic.add_argument(
+        "--payer-id", required=True, metavar="PAYER", help="our payer these rates belong to (in payers.csv), e.g. aetna"
+    )
+    tic.add_argument(
+        "--npi", action="append", default=[], metavar="NPI", help="keep this provider only, repeatable, e.g. 1234567893"
+    )
+    tic.add_argument(
+        "--tin", action="append", default=[], metavar="TIN", help="keep this provider only, repeatable, e.g. 12-3456789"
+    )
     hos = kinds.add_parser("hospital", help="a hospital's standard charges file (CMS template: CSV tall or wide, JSON)")
-    hos.add_argument("file", help="the standard charges file")
-    hos.add_argument("--payer-map", required=True, metavar="MAP.csv", help="payer_name, plan_name, payer_id")
+    hos.add_argument("file", metavar="FILE", help="the standard charges file, e.g. 12-3456789_standardcharges.csv")
+    hos.add_argument(
+        "--payer-map",
+        required=True,
+        metavar="MAP.csv",
+        help="a CSV with columns payer_name, plan_name, payer_id mapping the file's payers to ours, e.g. payer_map.csv",
+    )
     for p in (tic, hos):
         p.add_argument(
             "--effective-from",
             type=_date,
             metavar="YYYY-MM-DD",
-            help="the rows' first day (default: the file's last_updated_on)",
+            help="the rows' first day, e.g. 2026-01-01 (default: the file's last_updated_on)",
         )
         where = p.add_mutually_exclusive_group(required=True)
-        where.add_argument("--region-id", help="the region the prices apply to (in regions.csv)")
-        where.add_argument("--zip", help="or a ZIP code of that region")
-        p.add_argument("--into", required=True, metavar="DIR", help="the fee-schedule directory to import into")
+        where.add_argument(
+            "--region-id", metavar="REGION", help="the region the prices apply to (in regions.csv), e.g. ny-01"
+        )
+        where.add_argument("--zip", metavar="ZIP", help="or a ZIP code of that region, e.g. 10001")
+        p.add_argument(
+            "--into", required=True, metavar="DIR", help="the fee-schedule directory to import into, e.g. ~/schedules"
+        )
         p.add_argument("--dry-run", action="store_true", help="print the report and change nothing")
-        p.add_argument("--report", metavar="FILE", help="also write the report as JSON to FILE")
+        p.add_argument("--report", metavar="FILE", help="also write the report as JSON to FILE, e.g. report.json")
 
     db = sub.add_parser("db", help="the records database: schema migrations and retention")
-    dbs = db.add_subparsers(dest="action", required=True)
-    dbs.add_parser("upgrade", help="create or update the schema ($ESTIMATOR_DATABASE_URL, else a SQLite file)")
+    dbs = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dbs.add_parser(
+        "upgrade",
+        help="create the records database or bring its schema up to date ($ESTIMATOR_DATABASE_URL, else a SQLite file)",
+    )
     purge = dbs.add_parser("purge", help="delete saved estimates created before a date (at least 6 years ago)")
-    purge.add_argument("--before", type=_date, required=True, metavar="YYYY-MM-DD")
-    users = sub.add_parser("users", help="staff accounts")
-    us = users.add_subparsers(dest="action", required=True)
-    add = us.add_parser("add", help="add a staff user; the password is read from standard input")
-    add.add_argument("email")
-    add.add_argument("--admin", action="store_true")
+    purge.add_argument(
+        "--before",
+        type=_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="delete records created before this day, at least 6 years ago, e.g. 2019-01-01",
+    )
+    users = sub.add_parser("users", help="staff accounts: add, list, disable, enable, set a password")
+    us = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = us.add_parser(
+        "add",
+        help="add a staff user; the password is asked for (without echo) at a terminal, else read from standard input",
+    )
+    add.add_argument("email", metavar="EMAIL", help="the user's email address, e.g. frontdesk@clinic.example")
+    add.add_argument("--admin", action="store_true", help="may also manage users and tokens on the admin pages")
     us.add_parser("list", help="list the staff users")
     off = us.add_parser("disable", help="disable a staff user (their sessions and tokens stop working)")
-    off.add_argument("email")
+    off.add_argument("email", metavar="EMAIL", help="the user's email address, e.g. frontdesk@clinic.example")
     on = us.add_parser("enable", help="enable a disabled staff user again")
-    on.add_argument("email")
-    pw = us.add_parser("password", help="set a staff user's password, read from standard input (their sessions end)")
-    pw.add_argument("email")
-    tokens = sub.add_parser("tokens", help="API tokens of staff users")
-    ts = tokens.add_subparsers(dest="action", required=True)
+    on.add_argument("email", metavar="EMAIL", help="the user's email address, e.g. frontdesk@clinic.example")
+    pw = us.add_parser(
+        "password",
+        help="set a staff user's password, asked for at a terminal, else read from standard input (their sessions end)",
+    )
+    pw.add_argument("email", metavar="EMAIL", help="the user's email address, e.g. frontdesk@clinic.example")
+    tokens = sub.add_parser("tokens", help="API tokens of staff users: create, list, revoke")
+    ts = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
     make = ts.add_parser("create", help="print a new API token for the user (its only line)")
-    make.add_argument("email")
+    make.add_argument("email", metavar="EMAIL", help="the user's email address, e.g. frontdesk@clinic.example")
     make.add_argument(
         "--expires",
         metavar="DURATION",
@@ -178,49 +362,73 @@ def build_parser():
         "(default: until revoked)",
     )
     listing = ts.add_parser("list", help="list the tokens (number, user, created, expires, state); never the tokens")
-    listing.add_argument("email", nargs="?", help="only this user's tokens")
+    listing.add_argument(
+        "email", nargs="?", metavar="EMAIL", help="only this user's tokens, e.g. frontdesk@clinic.example"
+    )
     revoke = ts.add_parser("revoke", help="revoke a token by its number (from tokens list) or by the token itself")
-    revoke.add_argument("token_id")
+    revoke.add_argument("token_id", metavar="TOKEN", help="the token's number from `tokens list`, e.g. 3, or the token")
     audit = sub.add_parser("audit", help="who created, read, printed, exported or superseded a record, and when")
-    audit.add_argument("--record", required=True, help="the record's id or number (GFE-YYYY-NNNNNN)")
+    audit.add_argument(
+        "--record", required=True, metavar="RECORD", help="the record's id or number, e.g. 12 or GFE-2026-000012"
+    )
 
     chk = sub.add_parser(
         "check-schedules",
         help="validate a fee-schedule directory and list every problem, and the payers whose rates end soon",
     )
-    chk.add_argument("directory", nargs="?", help="directory (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)")
+    chk.add_argument(
+        "directory",
+        nargs="?",
+        metavar="DIR",
+        help="the directory, e.g. ~/clinic_schedules (default: $ESTIMATOR_FEE_SCHEDULES, else the shipped one)",
+    )
     chk.add_argument(
         "--today",
         type=_date,
         metavar="YYYY-MM-DD",
-        help=f"the day rates ending within {RATES_ENDING_DAYS} days are counted from (default: today)",
+        help=f"the day rates ending within {RATES_ENDING_DAYS} days are counted from, e.g. 2025-12-01 (default: today)",
     )
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        if args.command == "check-schedules":
-            return _check(args.directory, args.today or dt.date.today())
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "import":
-            return _import(args)
-        if args.command == "benefits":
-            return _benefits(args)
-        if args.command in ("db", "users", "tokens", "audit"):
-            return _records(args)
-        schedules = load_schedules(args.fee_schedules)
-        if args.command == "estimate":
-            return _estimate(args, schedules)
-        return _batch(args, schedules)
+        return _run(parser, args)
     except ScheduleError as exc:
         print(f"Fee schedules refused:\n{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: no traceback
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`estimator ... | head`): end quietly, as other tools do, with SIGPIPE's status.
+        # Standard output is pointed at /dev/null so that the flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _run(parser, args):
+    if args.command == "check-schedules":
+        return _check(args.directory, args.today or dt.date.today())
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "import":
+        return _import(args)
+    if args.command == "benefits":
+        return _benefits(args)
+    if args.command in ("db", "users", "tokens", "audit"):
+        return _records(args)
+    schedules = load_schedules(args.fee_schedules)
+    if args.command == "estimate":
+        return _estimate(parser, args, schedules)
+    if args.command == "payers":
+        return _payers(schedules)
+    if args.command == "procedures":
+        return _procedures(schedules, " ".join(args.query), args.limit)
+    return _batch(args, schedules)
 
 
 def _records(args):
@@ -241,8 +449,14 @@ def _records(args):
     from ..records.models import SavedEstimate, User, as_utc
 
     if args.command == "db" and args.action == "upgrade":
-        db.upgrade()
-        print("The records database is up to date.", file=sys.stderr)
+        before, after = db.upgrade()
+        where = db.described()
+        if before is None:
+            print(f"Created the records database at {where} (schema {after}).", file=sys.stderr)
+        elif before != after:
+            print(f"Upgraded the records database at {where} from schema {before} to {after}.", file=sys.stderr)
+        else:
+            print(f"The records database at {where} is up to date (schema {after}).", file=sys.stderr)
         return 0
     session = db.make_sessions(db.make_engine())()
     try:
@@ -250,7 +464,7 @@ def _records(args):
             count = records.purge(session, args.before)
             print(f"Deleted {count:,} saved estimates created before {args.before}.", file=sys.stderr)
         elif args.command == "users" and args.action == "add":
-            password = sys.stdin.readline().rstrip("\n")
+            password = _password(f"Password for {args.email}")
             user = add_user(session, args.email, password, args.admin)
             print(f"Added {user.email}{' (admin)' if user.is_admin else ''}.", file=sys.stderr)
         elif args.command == "users" and args.action == "list":
@@ -266,7 +480,7 @@ def _records(args):
             enable_user(session, args.email)
             print(f"Enabled {args.email}.", file=sys.stderr)
         elif args.command == "users":
-            set_password(session, args.email, sys.stdin.readline().rstrip("\n"))
+            set_password(session, args.email, _password(f"New password for {args.email}"))
             print(f"Set the password of {args.email}; their sessions have ended.", file=sys.stderr)
         elif args.command == "tokens" and args.action == "create":
             print(create_token(session, args.email, expiry(args.expires) if args.expires else None))
@@ -309,6 +523,19 @@ def _records(args):
         session.close()
         session.bind.dispose()
     return 0
+
+
+def _password(prompt):
+    """A password: asked for twice without echo at a terminal; else the first line of standard input (for
+    scripts)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass(f"{prompt}: ")
+    if getpass.getpass("The same again, to check: ") != first:
+        raise ValueError("The two passwords differ: nothing was changed.")
+    return first
 
 
 def _import(args):
@@ -358,20 +585,19 @@ def _import(args):
 
 
 def _serve(args):
-    """Replace this process with gunicorn serving ``wsgi:app`` with the project's settings."""
-    import os
+    """Replace this process with gunicorn serving the package's app with the package's settings (from any
+    folder: nothing of a checkout is needed)."""
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     if args.fee_schedules:
         env["ESTIMATOR_FEE_SCHEDULES"] = str(Path(args.fee_schedules).resolve())
-    command = [sys.executable, "-m", "gunicorn", "--config", str(root / "gunicorn.conf.py"), "--chdir", str(root)]
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:estimator.web.gunicorn_settings"]
     if args.bind:
         command += ["--bind", args.bind]
     if args.workers:
         command += ["--workers", str(args.workers)]
-    os.execve(sys.executable, [*command, "wsgi:app"], env)
+    os.execve(sys.executable, [*command, "estimator.web.wsgi:app"], env)
 
 
 def _check(directory, today):
@@ -440,8 +666,18 @@ def _benefits(args):
     return 0
 
 
-def _estimate(args, schedules):
-    fields = {f: getattr(args, f) for f in REQUEST_FIELDS if getattr(args, f, None) is not None}
+def _estimate(parser, args, schedules):
+    """One line (``--cpt-code``), or a visit of several (``--line`` each): the answer of POST /api/v1/estimates
+    or of POST /api/v1/encounters."""
+    if args.cpt_code and len(args.cpt_code) > 1:
+        parser.error("--cpt-code is given more than once: give each line of a visit as --line CODE[:MODIFIERS][xUNITS]")
+    lines = args.line
+    if lines and (args.modifiers is not None or args.units is not None):
+        parser.error("with --line, give modifiers and units in each line, e.g. --line 64483:RT or --line 99213x1")
+    names = [f for f in REQUEST_FIELDS if f != "cpt_code"]
+    fields = {f: getattr(args, f) for f in names if getattr(args, f, None) is not None}
+    if args.cpt_code:
+        fields["cpt_code"] = args.cpt_code[0]
     if args.eligibility_271 is not None:
         fields[eligibility.X12_FIELD] = _read_271(args.eligibility_271)
         if fields[eligibility.X12_FIELD] is None:
@@ -449,11 +685,49 @@ def _estimate(args, schedules):
         if args.eligibility_patient is not None:
             fields[eligibility.PATIENT_FIELD] = args.eligibility_patient
     try:
-        answer = eligibility.estimate_one(fields, schedules, args.today)
+        if lines and len(lines) > 1:
+            answer = eligibility.estimate_encounter({**fields, "lines": lines}, schedules, args.today)
+        else:
+            answer = eligibility.estimate_one({**fields, **(lines[0] if lines else {})}, schedules, args.today)
     except RequestError as exc:
         print(json.dumps({"errors": exc.messages}, indent=2), file=sys.stderr)
         return 2
     print(json.dumps(answer, indent=2))
+    return 0
+
+
+def _payers(schedules):
+    """Every payer: id, kind, name and the default benefits, tab-separated, under a header."""
+    payers = schedules.payers
+    print("payer_id\tkind\tname\tdefault deductible\tcoinsurance\tcopay\tout-of-pocket maximum")
+    for row in payers.itertuples(index=False):
+        oop = "none" if row.oop_max != row.oop_max else f"${row.oop_max:,.2f}"  # NaN: no maximum
+        print(
+            f"{row.payer_id}\t{row.kind}\t{row.name}\t${row.deductible:,.2f}\t{row.coinsurance * 100:g}%\t"
+            f"${row.copay:,.2f}\t{oop}"
+        )
+    return 0
+
+
+def _procedures(schedules, query, limit):
+    """The codes matching ``query`` (a code's start or words), global rows only: code, description, range."""
+    from ..core.catalog import find
+
+    frame = schedules.procedures
+    found = find(schedules, query)
+    shown = 0
+    print("cpt_code\tdescription\tnational range (low / typical / high)")
+    for i in found:
+        if shown == limit:
+            print(f"({len(found):,} codes match: narrow the search, or give --limit)", file=sys.stderr)
+            break
+        low, typical, high = (frame[c].iat[i] for c in ("baseline_low", "baseline_typical", "baseline_high"))
+        span = "none on file" if low != low else f"${low:,.0f} / ${typical:,.0f} / ${high:,.0f}"
+        print(f"{frame['cpt_code'].iat[i]}\t{frame['description'].iat[i]}\t{span}")
+        shown += 1
+    if not shown:
+        print(f"No procedure code matches {query!r}.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -497,6 +771,8 @@ def _batch(args, schedules):
             jobs = args.jobs or _usable_cores()
             summary = estimate_file(args.input, args.output, schedules, args.today, args.chunk_rows, progress, jobs)
     except OutputError as exc:
+        if isinstance(exc.__cause__, BrokenPipeError):  # `batch ... -o - | head`: the reader went away
+            raise exc.__cause__ from None
         print(f"{exc} (nothing was written to it)", file=sys.stderr)
         return 2
     except InputFileError as exc:
@@ -573,7 +849,7 @@ def writable_problem(path):
 def describe_summary(summary):
     """The batch summary in a few plain lines."""
     lines = [
-        f"Done: {summary['rows']:,} rows, {summary['estimated']:,} estimated, {summary['failed']:,} with errors, "
+        f"Done: {rows_words(summary['rows'], summary['estimated'], summary['failed'])}; "
         f"{summary['fallbacks']:,} priced on the national baseline range."
     ]
     if summary["prior_auth"]:

@@ -52,7 +52,14 @@ REGION_PATTERN = r"^[A-Za-z0-9_.-]+$"
 STATE_PATTERN = r"^[A-Z]{2}$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
-DEFAULT_DIRECTORY = Path(__file__).resolve().parents[2] / "fee_schedules"
+
+def _shipped():
+    """The shipped fee schedules: the checkout's ``fee_schedules/``, else the copy installed in the package."""
+    checkout = Path(__file__).resolve().parents[2] / "fee_schedules"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parents[1] / "fee_schedules"
+
+
+DEFAULT_DIRECTORY = _shipped()
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()

@@ -15,9 +15,20 @@ def default_url():
     url = os.environ.get("ESTIMATOR_DATABASE_URL")
     if url:
         return url
-    folder = ROOT / "instance"
-    folder.mkdir(exist_ok=True)
+    folder = instance_folder()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return f"sqlite:///{folder / 'estimator.sqlite3'}"
+
+
+def instance_folder():
+    """Where the default records database lives: ``ESTIMATOR_INSTANCE_DIR``; else a checkout's ``instance/``;
+    else, installed, ``$XDG_DATA_HOME/procedure-cost-estimator`` (``~/.local/share/...``)."""
+    if os.environ.get("ESTIMATOR_INSTANCE_DIR"):
+        return Path(os.environ["ESTIMATOR_INSTANCE_DIR"])
+    if (ROOT / "pyproject.toml").is_file() and (ROOT / "estimator").is_dir():
+        return ROOT / "instance"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "procedure-cost-estimator"
 
 
 def make_engine(url=None):
@@ -49,8 +60,33 @@ def alembic_config(url):
     return config
 
 
+def revision(url):
+    """The schema's migration in the database (``None``: a new, empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url=None):
-    """Bring the database's schema to the latest migration (``python -m estimator db upgrade``)."""
+    """Bring the database's schema to the latest migration (``estimator db upgrade``).
+
+    Returns the migrations before and after: ``(None, head)`` for a database created now, ``(head, head)``
+    for one already up to date."""
     from alembic import command
 
-    command.upgrade(alembic_config(url or default_url()), "head")
+    url = url or default_url()
+    before = revision(url)
+    command.upgrade(alembic_config(url), "head")
+    return before, revision(url)
+
+
+def described(url=None):
+    """The database's URL as it may be shown: its password left out."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url or default_url()).render_as_string(hide_password=True)
