@@ -75,7 +75,7 @@ def test_a_visit_gives_the_apis_figures_line_by_line(client):
     shares = re.findall(r'data-field="line_patient">\$([\d,.]+)<', page)
     assert shares == [f"{line['patient_responsibility']['expected']:,.2f}" for line in api["lines"]]
     assert f'data-field="patient_expected">${api["patient_responsibility"]["expected"]:,.2f}<' in page
-    assert re.findall(r'data-field="reduction_factor">([^<]+)<', page) == ["50 %", "100 %", "100 %"]
+    assert re.findall(r'data-field="reduction_factor">([^<]+)<', page) == ["50%", "100%", "100%"]
     assert page.count("<details") == 3  # each line's warnings and explanation
 
 

@@ -531,6 +531,11 @@ def render_error_page(code, name, message):
     return render_template("error.html", code=code, name=name, message=message)
 
 
+def nobreak(text):
+    """Text as a page shows it: a figure and its percent sign (``20 %``) kept on one line."""
+    return str(text).replace(" %", "\u00a0%")
+
+
 def init_app(app):
     """Register the pages and protect every form against cross-site request forgery."""
     app.jinja_env.globals.update(
@@ -540,6 +545,7 @@ def init_app(app):
         field_label=field_label,
         figure_words=FIGURE_WORDS,
     )
+    app.jinja_env.filters["nobreak"] = nobreak
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     allow_body(app, "web.batch_upload", "MAX_PAGE_UPLOAD_BYTES")
     csrf.init_app(app)
