@@ -92,7 +92,8 @@ LAYOUT_PROBLEMS = """() => {
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     if (box.right > width + 1) {
-      problems.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} reaches ${Math.round(box.right)}px`);
+      const name = `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className}`;
+      problems.push(`${name} reaches ${Math.round(box.right)}px`);
     }
     const clips = ['hidden', 'clip'].includes(style.overflowX);
     if (clips && el.scrollWidth > el.clientWidth + 1 && ['INPUT','SELECT','TEXTAREA'].indexOf(el.tagName) < 0) {
