@@ -175,7 +175,7 @@ def test_the_help_of_each_benefit_option_gives_its_real_default():
     for field in ("deductible", "coinsurance", "copay", "oop_max"):
         assert helps[field].endswith("(default: the payer's)")
     for field in ("deductible_met", "oop_met"):
-        assert helps[field].endswith("(default 0)")
+        assert helps[field].endswith("(default: 0)")
     # and the defaults are what the help says: nothing met unless given
     out = cli(
         "estimate",
