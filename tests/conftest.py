@@ -142,3 +142,43 @@ def site(database):
     session.close()
     session.bind.dispose()
     app.extensions["records_engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """The app (the shipped schedules) served on a free local port, in a thread."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for the browser tests (which call browser_support.require_chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser_support import CHROMIUM
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()

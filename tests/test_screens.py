@@ -4,45 +4,19 @@ screen (a sideways scroll), text that spills out of its box, a control or a figu
 overlapping another. Skipped without /usr/bin/chromium unless REQUIRE_BROWSER is set, as the other
 browser tests."""
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
+from .browser_support import require_chromium
+
+require_chromium()
+
 SCREENS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
 X12 = Path(__file__).parent / "data" / "x12" / "own-dependent-family-deductible.271"
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("REQUIRE_BROWSER"):
-        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(params=list(WIDTHS))
