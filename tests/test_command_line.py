@@ -327,3 +327,49 @@ def test_the_built_package_works_from_any_folder(tmp_path):
     )
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.strip().startswith(str(site)) and Path(installed.stdout.strip(), "form.html").exists()
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_as_the_readme_runs_it(tmp_path):
+    """``ESTIMATOR_SECRET_KEY=... estimator serve``: the service answers; without the key it says what is
+    missing and stops, without a traceback."""
+    import secrets
+    import urllib.request
+
+    env = {**os.environ, "ESTIMATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite3'}"}
+    env.pop("ESTIMATOR_SECRET_KEY", None)
+    port = free_port()
+    serve = ["serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "estimator", *serve], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode != 0 and "ESTIMATOR_SECRET_KEY" in refused.stderr and "Traceback" not in refused.stderr
+    env["ESTIMATOR_SECRET_KEY"] = secrets.token_hex(32)
+    with subprocess.Popen(
+        [sys.executable, "-m", "estimator", *serve],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                        assert json.load(answer)["status"] == "ok"
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline and process.poll() is None
+                    time.sleep(0.3)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
