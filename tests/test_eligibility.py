@@ -719,3 +719,11 @@ def test_a_saved_estimate_keeps_the_figures_number_and_date_not_the_271(site):
     printed = client.get(f"/records/{record.id}/print").get_data(as_text=True)
     assert 'data-field="eligibility_control_number">000000101<' in printed
     assert "Plan figures from the eligibility response (271)</strong> of 2025-12-01" in printed
+
+
+def test_the_example_file_is_the_apis_example():
+    from estimator.web.api import X12_EXAMPLE
+
+    shipped = (Path(__file__).resolve().parent.parent / "examples" / "eligibility-271.txt").read_text()
+    assert shipped.replace("\n", "") == X12_EXAMPLE
+    assert benefits_answer(shipped)["benefits"]["in"]["deductible_met"]["value"] == 400  # 1500 - 1100
