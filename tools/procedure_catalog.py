@@ -19,26 +19,13 @@ import csv
 import sys
 from pathlib import Path
 
-COLUMNS = (
-    "cpt_code",
-    "modifier",
-    "description",
-    "category",
-    "baseline_low",
-    "baseline_typical",
-    "baseline_high",
-    "bilateral_indicator",
-    "work_rvu",
-    "pe_rvu_nonfacility",
-    "pe_rvu_facility",
-    "mp_rvu",
-    "multiple_procedure_indicator",
-    "addon_to",
-    "pctc_indicator",
-    "global_days",
-    "pe_nonfacility_na",
-    "pe_facility_na",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from estimator.core.glossary import COMPONENT_WORDS  # noqa: E402
+from estimator.core.schedules import FILES  # noqa: E402
+
+#: The columns of procedures.csv, as the loader reads them.
+COLUMNS = tuple(column.name for column in FILES["procedures.csv"])
 PAID = ("A", "R", "T")
 
 #: Plain descriptions of our own for the codes a clinic of this kind bills most (E/M visits, spine and
@@ -176,7 +163,6 @@ LEVEL_II = {
     "U": "HCPCS: laboratory (temporary)",
     "V": "HCPCS: vision and hearing",
 }
-COMPONENT_WORDS = {"26": "professional component (modifier 26)", "TC": "technical component (modifier TC)"}
 
 
 def category(code):
