@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 from ..core.glossary import MAX_MONEY, NETWORKS, SETTING_WORDS
+from ..core.notices import BENEFIT_NAMES
 from .codes import ACTIVE, COVERAGE_LEVELS, INACTIVE, INDIVIDUAL_LEVELS, REMAINING, SERVICE_TYPES, TOTAL_PERIODS
 from .x271 import Benefit
 
@@ -21,14 +22,7 @@ SERVICE_ORDER = {
 NETWORK_CODES = {"in": "Y", "out": "N"}
 #: The figures a 271 gives, in the order of the request's fields.
 FIGURES = ("deductible", "coinsurance", "copay", "oop_max", "deductible_met", "oop_met")
-FIGURE_WORDS = {
-    "deductible": "deductible",
-    "deductible_met": "deductible met",
-    "coinsurance": "coinsurance",
-    "copay": "copay",
-    "oop_max": "out-of-pocket maximum",
-    "oop_met": "out-of-pocket spending so far",
-}
+FIGURE_WORDS = {**BENEFIT_NAMES, "deductible_met": "deductible met", "oop_met": "out-of-pocket spending so far"}
 NETWORK_WORDS = {"in": "in network", "out": "out of network"}
 
 
@@ -57,7 +51,6 @@ class Benefits:
     when the response does not report it), with the warnings of the choice."""
 
     patient: object
-    setting: str
     coverage: Benefit | None
     coverage_type: str | None
     figures: dict
@@ -164,7 +157,7 @@ def read_benefits(person, setting):
     for network in NETWORKS:
         figures[network], found = _figures(person.benefits, SERVICE_ORDER[setting], network)
         warnings += found
-    return Benefits(person, setting, status, status_type, figures, tuple(warnings))
+    return Benefits(person, status, status_type, figures, tuple(warnings))
 
 
 def _figures(benefits, order, network):

@@ -4,9 +4,9 @@ its figures in place of the payer's defaults (figures the request gives itself w
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import math
 
-from ..core import service
+from ..core import intake, service
 from ..core.errors import RequestError
 from ..core.glossary import SETTINGS
 from . import x271
@@ -119,14 +119,11 @@ def _present(value):
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-def _same(typed, value):
-    """A typed figure equals the 271's (``20%`` is 0.2; text that is not a number never does)."""
-    text = str(typed).strip()
-    try:
-        number = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
-    except ArithmeticError:
-        return False
-    return number == value
+def _typed(field, given):
+    """A figure the request gives, read by the request rules (``20%`` is 0.2); ``None`` when it is not one
+    (the request's own message says why)."""
+    value, message = intake.RULES[field](str(given).strip())
+    return None if message is not None or math.isnan(value) else value
 
 
 def with_271(fields):
@@ -156,10 +153,11 @@ def with_271(fields):
         figure = figures[field]
         given = fields.get(field)
         if _present(given):
-            if figure is not None and _same(given, figure.value):
+            value = _typed(field, given)
+            if figure is not None and value == float(figure.value):
                 used[field] = {**_figure_json(figure), "from": "271"}
             elif figure is not None:
-                used[field] = {**_figure_json(figure), "value": _typed_number(given), "from": "typed"}
+                used[field] = {**_figure_json(figure), "value": value, "from": "typed"}
                 typed.append(field)
             continue
         if figure is not None:
@@ -206,14 +204,6 @@ def _days_apart(checked, date_of_service):
     else:
         day = dt.date.today()
     return abs((day - checked).days)
-
-
-def _typed_number(given):
-    text = str(given).strip()
-    try:
-        return float(Decimal(text[:-1]) / 100) if text.endswith("%") else float(text)
-    except (ArithmeticError, ValueError):
-        return None
 
 
 def _figure_words(field, value):
@@ -278,9 +268,8 @@ def estimate(request, schedules, today=None):
 def _resolved(fields, schedules, today, check):
     try:
         return with_271(fields)
-    except EligibilityError as exc:
-        rest = {k: v for k, v in fields.items() if k not in FIELDS}
-        raise RequestError({**check(rest, schedules, today), **exc.messages}) from None
+    except EligibilityError:  # with every other field's message
+        raise RequestError(_checked(fields, schedules, today, check)) from None
 
 
 def check_one(fields, schedules, today=None):

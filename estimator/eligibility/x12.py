@@ -62,14 +62,12 @@ class Transaction:
     control_number: str
     version: str
     segments: tuple[Segment, ...]
-    position: int  # of its ST segment
 
 
 @dataclasses.dataclass(frozen=True)
 class Interchange:
     control_number: str
     date: dt.date | None
-    separators: Separators
     transactions: tuple[Transaction, ...]
 
 
@@ -184,8 +182,17 @@ def read(data):
     transactions = []
     i = 0
 
-    def expect_end(what, position):
-        raise X12Error(f"The file ends before {what} (opened at segment {position}): it may be cut off.")
+    def closing(closer, what, opened_at, expected):
+        """``rest[i]``, which must be ``closer`` (SE, GE, IEA) closing ``what``; ``expected`` is what should
+        stand there, in words."""
+        if i == len(rest):
+            raise X12Error(
+                f"The file ends before the {closer} segment that closes the {what} (opened at segment {opened_at}): "
+                "it may be cut off."
+            )
+        if rest[i].id != closer:
+            raise X12Error(f"Segment {rest[i].position} ({rest[i].id}) is where {expected} should be.")
+        return rest[i]
 
     while i < len(rest) and rest[i].id == "TA1":  # an interchange acknowledgment may precede the groups
         i += 1
@@ -200,38 +207,21 @@ def read(data):
             i += 1
             while i < len(rest) and rest[i].id not in ("SE", "ST", "GE", "IEA", "GS"):
                 i += 1
-            if i == len(rest):
-                expect_end("the SE segment that closes the transaction", st.position)
-            se = rest[i]
-            if se.id != "SE":
-                raise X12Error(
-                    f"Segment {se.position} ({se.id}) comes before the SE segment that closes the transaction "
-                    f"opened at segment {st.position}."
-                )
+            se = closing(
+                "SE", "transaction", st.position, f"the SE segment closing the transaction of segment {st.position}"
+            )
             body = tuple(rest[start + 1 : i])
             _closes(se, st, "transaction", "segments (ST to SE)", len(body) + 2, st.element(2))
             version = st.element(3) or gs.element(8)
-            transactions.append(Transaction(st.element(1), st.element(2), version, body, st.position))
+            transactions.append(Transaction(st.element(1), st.element(2), version, body))
             count += 1
             i += 1
-        if i == len(rest):
-            expect_end("the GE segment that closes the functional group", gs.position)
-        ge = rest[i]
-        if ge.id != "GE":
-            raise X12Error(
-                f"Segment {ge.position} ({ge.id}) is where a transaction (ST) or the end of the functional group "
-                "(GE) should be."
-            )
+        ge = closing(
+            "GE", "functional group", gs.position, "a transaction (ST) or the end of the functional group (GE)"
+        )
         _closes(ge, gs, "functional group", "transactions", count, gs.element(6))
         i += 1
-    if i == len(rest):
-        expect_end("the IEA segment that closes the interchange", 1)
-    iea = rest[i]
-    if iea.id != "IEA":
-        raise X12Error(
-            f"Segment {iea.position} ({iea.id}) is where a functional group (GS) or the end of the interchange "
-            "(IEA) should be."
-        )
+    iea = closing("IEA", "interchange", 1, "a functional group (GS) or the end of the interchange (IEA)")
     if i != len(rest) - 1:
         raise X12Error(
             f"Segment {rest[i + 1].position} ({rest[i + 1].id}) follows the IEA segment that closes the "
@@ -240,7 +230,7 @@ def read(data):
     _closes(iea, isa, "interchange", "functional groups", groups, isa.element(13))
     if not transactions:
         raise X12Error("The interchange holds no transaction (ST segment).")
-    return Interchange(isa.element(13), _isa_date(isa), seps, tuple(transactions))
+    return Interchange(isa.element(13), _isa_date(isa), tuple(transactions))
 
 
 def transaction_words(code):

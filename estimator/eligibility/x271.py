@@ -47,7 +47,6 @@ class Rejection:
     """An AAA segment: the request (or part of it) was not answered."""
 
     loop: str
-    segment: int
     reason: str
     follow_up: str
 
@@ -212,7 +211,7 @@ def _walk(t):
         elif sid == "DMG" and person is not None and not in_benefits and segment.element(1) == "D8":
             person.birth_date = _date(segment.element(2))
         elif sid == "AAA":
-            rejection = Rejection(_aaa_loop(level, named, in_benefits), number, segment.element(3), segment.element(4))
+            rejection = Rejection(_aaa_loop(level, named, in_benefits), segment.element(3), segment.element(4))
             (person.rejections if person is not None else transaction.rejections).append(rejection)
         elif sid == "EB" and person is not None:
             in_benefits = True

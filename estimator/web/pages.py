@@ -253,6 +253,11 @@ def procedures():
     )
 
 
+def percent_text(fraction):
+    """A coinsurance fraction as the form shows it: ``0.2`` -> ``20%``."""
+    return f"{fraction * 100:g}%"
+
+
 def _prefill(text):
     """Form values from a saved request (JSON): shared fields as text, coinsurance as a percent, lines.
     Anything not shaped as a request is left out (the form shows its defaults)."""
@@ -264,7 +269,7 @@ def _prefill(text):
     }
     if "coinsurance" in values:
         try:
-            values["coinsurance"] = f"{float(values['coinsurance']) * 100:g}%"
+            values["coinsurance"] = percent_text(float(values["coinsurance"]))
         except ValueError:
             pass
     lines = saved.get("lines") if isinstance(saved.get("lines"), list) else [saved]
@@ -364,7 +369,7 @@ def _read_271(values):
         if figure is None:
             continue
         value = figure["value"]
-        values[field] = f"{value * 100:g}%" if field == "coinsurance" else f"{value:.2f}".removesuffix(".00")
+        values[field] = percent_text(value) if field == "coinsurance" else f"{value:.2f}".removesuffix(".00")
         sources[field] = figure["sources"]
     return _show_form(values, {}, read_271={**read, "network": network, "sources": sources})
 
